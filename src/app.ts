@@ -1,0 +1,148 @@
+import type { Logger } from 'pino';
+import { createAuditSink, type AuditSink } from './audit/audit-sink.js';
+import { controlRecord } from './audit/record.js';
+import { runCheck, type CheckDeps } from './check.js';
+import type { Config } from './config/config.js';
+import { describeError } from './errors.js';
+import { durationMs, identityFromConfig } from './identity/from-config.js';
+import { internalError } from './policy/decision.js';
+import { PolicyStore, loadPolicyDir, type ReloadEvent } from './policy-store/policy-store.js';
+import { factsFromCheckRequest } from './request/from-check-request.js';
+import { checkResponse } from './response/check-response.js';
+import { NO_IDENTITY } from './identity/identity-result.js';
+import { GrpcServer } from './servers/grpc-server.js';
+import { HttpServer } from './servers/http-server.js';
+import { splitListen } from './servers/listen-address.js';
+import { Metrics } from './servers/metrics.js';
+import { randomUUID } from 'node:crypto';
+
+export interface RunningVerdict {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly policies: PolicyStore;
+  readonly metrics: Metrics;
+  /** Health NOT_SERVING, in-flight checks finish (up to the grace period), audit flushed. */
+  stop(reason?: string): Promise<void>;
+  /** Re-reads the policy folder now (SIGHUP, tests). */
+  reload(): ReloadEvent;
+}
+
+export interface StartOptions {
+  readonly log: Logger;
+  /** Tests may pass their own sink; default from `config.audit`. */
+  readonly audit?: AuditSink;
+}
+
+/**
+ * The composition root: config → policy → identity → servers. Throws (with
+ * file:pointer problems) before binding anything if a policy is invalid.
+ */
+export async function startVerdict(config: Config, options: StartOptions): Promise<RunningVerdict> {
+  const { log } = options;
+  const policySet = loadPolicyDir(config.policies.dir);
+  const audit = options.audit ?? createAuditSink({ sink: config.audit.sink, path: config.audit.path });
+  const policies = new PolicyStore(config.policies.dir, policySet);
+  const metrics = new Metrics();
+  const identity = identityFromConfig(config);
+  let stopping = false;
+  let listening = false;
+
+  const deps: CheckDeps = {
+    policies,
+    identity,
+    audit,
+    observe: (o, transport, seconds) => metrics.observeDecision(o, transport, seconds),
+    options: { requireRouteId: config.policies.require_route_id, includeQuery: config.audit.include_query },
+  };
+  const responseOptions = { exposeReasons: config.response.expose_reasons };
+  const xff = { xffTrustedHops: config.request.xff_trusted_hops };
+
+  const grpcServer = new GrpcServer(
+    async (request, deadline) => {
+      const outcome = await runCheck(deps, 'grpc', () => factsFromCheckRequest(request, xff), deadline);
+      return checkResponse(outcome, responseOptions);
+    },
+    (e) => {
+      // Reached only when the audit sink refused the record: deny, and say so loudly.
+      log.error({ err: describeError(e) }, 'check failed before its audit record was written; denying');
+      return checkResponse({ decisionId: randomUUID(), decision: internalError('audit write failed'), identity: NO_IDENTITY, facts: undefined }, responseOptions);
+    },
+  );
+  const httpServer = new HttpServer({ ready: () => listening && !stopping }, metrics);
+
+  const onReload = (event: ReloadEvent): void => {
+    const now = Date.now();
+    if (event.ok) {
+      metrics.reload('accepted');
+      audit.write(controlRecord('policy-reload', now, {
+        'verdict.policy_hash': event.policy.hash,
+        'verdict.previous_policy_hash': event.previous.hash,
+        'verdict.policy_files': event.policy.files,
+        'verdict.routes_added': event.diff.added,
+        'verdict.routes_removed': event.diff.removed,
+        'verdict.routes_changed': event.diff.changed,
+      }));
+      log.info({ hash: event.policy.hash, ...event.diff }, 'policy reload accepted');
+    } else {
+      metrics.reload('rejected');
+      audit.write(controlRecord('policy-reload-rejected', now, {
+        'verdict.policy_hash': event.kept.hash,
+        'verdict.problems': event.problems.map((p) => `${p.file}:${p.pointer}: ${p.message}`),
+      }), 'warn');
+      log.warn({ problems: event.problems }, 'policy reload rejected; previous policy stays in force');
+    }
+  };
+
+  const grpcAddr = splitListen(config.grpc.listen);
+  const httpAddr = splitListen(config.http.listen);
+  const grpcPort = await grpcServer.listen(config.grpc.listen);
+  let httpPort: number;
+  try {
+    httpPort = await httpServer.listen(httpAddr.host, httpAddr.port);
+  } catch (e) {
+    grpcServer.server.forceShutdown();
+    throw e;
+  }
+  if (config.policies.watch) policies.watch(durationMs(config.policies.reload_debounce), onReload);
+  listening = true;
+  grpcServer.setServing(true);
+  audit.write(controlRecord('start', Date.now(), {
+    'verdict.policy_hash': policySet.hash,
+    'verdict.policy_files': policySet.files,
+    'verdict.routes': policySet.routes.map((r) => r.id),
+    'verdict.config_file': config.file,
+    'verdict.grpc_address': `${grpcAddr.host}:${grpcPort}`,
+    'verdict.http_address': `${httpAddr.host}:${httpPort}`,
+    'verdict.jwt_issuers': config.identity.jwt.map((j) => j.issuer),
+  }));
+  log.info({ grpc: `${grpcAddr.host}:${grpcPort}`, http: `${httpAddr.host}:${httpPort}`, routes: policySet.routes.length, policy_hash: policySet.hash }, 'verdict serving');
+
+  let stopped: Promise<void> | undefined;
+  return {
+    grpcPort,
+    httpPort,
+    policies,
+    metrics,
+    reload() {
+      const event = policies.reload();
+      onReload(event);
+      return event;
+    },
+    stop(reason = 'stop') {
+      stopped ??= (async () => {
+        stopping = true;
+        grpcServer.setServing(false);
+        policies.close();
+        // Envoy keeps sending checks until its health checks see NOT_SERVING; keep answering meanwhile.
+        const drain = durationMs(config.shutdown.drain_delay);
+        if (drain > 0) await new Promise((r) => setTimeout(r, drain));
+        await grpcServer.shutdown(durationMs(config.shutdown.grace_period));
+        await httpServer.close();
+        audit.write(controlRecord('shutdown', Date.now(), { 'verdict.policy_hash': policies.current.hash, 'verdict.shutdown_reason': reason }));
+        await audit.flush();
+        log.info({ reason }, 'verdict stopped');
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import type { IdentityResult } from '../identity/identity-result.js';
+import type { Decision } from '../policy/decision.js';
+import type { RequestFacts } from '../request/facts.js';
+
+/** One audit record: flat keys (OpenTelemetry names where one exists, `verdict.*` else). */
+export type AuditRecord = Record<string, unknown>;
+
+export interface DecisionRecordInput {
+  readonly decisionId: string;
+  readonly timeMs: number;
+  readonly transport: 'grpc' | 'http';
+  readonly decision: Decision;
+  readonly facts: RequestFacts | undefined;
+  /** The raw path as received, recorded when it differs from the normalized one (query removed). */
+  readonly rawPath: string | undefined;
+  readonly identity: IdentityResult;
+  readonly policyHash: string | undefined;
+  readonly durationMs: number;
+  readonly includeQuery: boolean;
+}
+
+function withoutQuery(p: string): string {
+  const q = p.indexOf('?');
+  return q < 0 ? p : p.slice(0, q);
+}
+
+/**
+ * Who, what, when, where, why and how of one decision. Built by copying named fields
+ * only: headers, tokens and cookies are never in the input, so they cannot leak into
+ * the record.
+ */
+export function decisionRecord(i: DecisionRecordInput): AuditRecord {
+  const f = i.facts;
+  const d = i.decision;
+  const principal = i.identity.kind === 'principal' ? i.identity.principal : undefined;
+  const r: AuditRecord = {
+    time: new Date(i.timeMs).toISOString(),
+    'event.action': 'authorize',
+    'verdict.decision_id': i.decisionId,
+    'verdict.decision': d.allow ? 'allow' : 'deny',
+    'http.response.status_code': d.status,
+    'verdict.reasons': d.reasons,
+    'verdict.route': d.route,
+    'verdict.policy_hash': i.policyHash,
+    'verdict.auth_method': principal ? principal.method : 'none',
+    'verdict.transport': i.transport,
+    'verdict.duration_ms': Math.round(i.durationMs * 1000) / 1000,
+    'verdict.detail': d.detail,
+    'verdict.identity_error': i.identity.kind === 'invalid' ? i.identity.detail : undefined,
+    'user.id': principal?.subject,
+    'user.email': principal?.email,
+    'user.roles': principal && principal.groups.length > 0 ? principal.groups : undefined,
+    'verdict.issuer': principal?.issuer,
+    'http.request.method': f?.method || undefined,
+    'url.path': f?.path || undefined,
+    'url.query': i.includeQuery && f?.query ? f.query : undefined,
+    'url.scheme': f?.scheme || undefined,
+    'server.address': f?.host || undefined,
+    'client.address': f?.sourceIp,
+    'client.port': f?.sourcePort,
+    'http.request.id': f?.requestId,
+    'network.protocol.name': f?.protocol,
+  };
+  if (i.rawPath !== undefined && f !== undefined) {
+    const raw = withoutQuery(i.rawPath);
+    if (raw !== f.path) r['verdict.raw_path'] = raw;
+  }
+  return r;
+}
+
+/** Control-plane events (start, reload, shutdown): same sink, `event.action` names them. */
+export function controlRecord(action: string, timeMs: number, fields: Record<string, unknown>): AuditRecord {
+  return { time: new Date(timeMs).toISOString(), 'event.action': action, ...fields };
+}

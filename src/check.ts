@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { decisionRecord } from './audit/record.js';
+import type { AuditSink } from './audit/audit-sink.js';
+import { describeError } from './errors.js';
+import { NO_IDENTITY, type IdentityResult } from './identity/identity-result.js';
+import { denial, internalError, type Decision } from './policy/decision.js';
+import { evaluate } from './policy/evaluate.js';
+import type { PolicySet } from './policy/policy-set.js';
+import type { RequestFacts } from './request/facts.js';
+import type { FactsResult } from './request/from-check-request.js';
+import type { CheckOutcome } from './response/check-response.js';
+
+export interface CheckDeps {
+  readonly policies: { readonly current: PolicySet };
+  readonly identity: { resolve(facts: RequestFacts, nowMs: number): Promise<IdentityResult> };
+  readonly audit: AuditSink;
+  readonly observe?: (outcome: CheckOutcome, transport: 'grpc' | 'http', seconds: number) => void;
+  readonly options: { readonly requireRouteId: boolean; readonly includeQuery: boolean };
+  readonly now?: () => number;
+}
+
+class DeadlineExceeded extends Error {}
+
+/** Settles with the work, or rejects just before the caller's deadline passes. */
+async function beforeDeadline<T>(work: Promise<T>, deadlineMs: number | undefined, nowMs: number): Promise<T> {
+  if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineExceeded('deadline exceeded while verifying identity')), Math.max(0, deadlineMs - nowMs - 2));
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * One decision: request facts → identity → policy → outcome. The audit record is
+ * handed to the sink in `finally`, before the caller can answer: no answer without
+ * its record. Any failure is a deny (503), never an allow.
+ */
+export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', build: () => FactsResult, deadlineMs?: number): Promise<CheckOutcome> {
+  const started = performance.now();
+  const nowMs = deps.now?.() ?? Date.now();
+  const decisionId = randomUUID();
+  let facts: RequestFacts | undefined;
+  let rawPath: string | undefined;
+  let identity: IdentityResult = NO_IDENTITY;
+  let policyHash: string | undefined;
+  let decision: Decision = internalError('decision did not complete');
+  try {
+    // One snapshot for the whole decision, however long identity takes.
+    const policy = deps.policies.current;
+    policyHash = policy.hash;
+    const built = build();
+    facts = built.facts;
+    rawPath = built.rawPath;
+    if (!built.ok) {
+      decision = denial(400, [built.reason], built.facts.routeId, built.detail);
+    } else {
+      identity = await beforeDeadline(deps.identity.resolve(built.facts, nowMs), deadlineMs, Date.now());
+      decision = evaluate(policy, built.facts, identity.kind === 'principal' ? identity.principal : undefined, nowMs, {
+        requireRouteId: deps.options.requireRouteId,
+        identityError: identity.kind === 'invalid' ? identity.reason : undefined,
+      });
+    }
+  } catch (e) {
+    decision = internalError(describeError(e), facts?.routeId);
+  } finally {
+    const durationMs = performance.now() - started;
+    const outcome: CheckOutcome = { decisionId, decision, identity, facts };
+    deps.audit.write(
+      decisionRecord({ decisionId, timeMs: nowMs, transport, decision, facts, rawPath, identity, policyHash, durationMs, includeQuery: deps.options.includeQuery }),
+    );
+    deps.observe?.(outcome, transport, durationMs / 1000);
+  }
+  return { decisionId, decision, identity, facts };
+}

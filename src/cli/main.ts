@@ -1,0 +1,62 @@
+import { parseArgs } from 'node:util';
+import { explain } from './explain.js';
+import { err, out } from './io.js';
+import { serve } from './serve.js';
+import { test } from './test.js';
+import { validate } from './validate.js';
+
+const USAGE = `usage: verdict <command> [options]
+
+  serve    [--config FILE]                   run the ext_authz gRPC server and the HTTP server
+  validate [--config FILE] [--policies DIR]  check the config and every policy file
+  explain  [--config FILE] --request FILE    decide one CheckRequest (proto3 JSON), print the decision
+  test     [--config FILE] [PATH...]         run policy test files (default: <policies>/tests)`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...rest],
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        policies: { type: 'string' },
+        request: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    err(`verdict: ${(e as Error).message}`);
+    err(USAGE);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help || command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    out(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  const noPositionals = (): boolean => {
+    if (positionals.length === 0) return true;
+    err(`verdict ${command}: unexpected argument ${JSON.stringify(positionals[0])}`);
+    return false;
+  };
+  switch (command) {
+    case 'serve':
+      return noPositionals() ? serve(values.config) : 2;
+    case 'validate':
+      return noPositionals() ? validate(values.config, values.policies) : 2;
+    case 'explain':
+      if (!values.request) {
+        err('verdict explain: --request FILE is required');
+        return 2;
+      }
+      return noPositionals() ? explain(values.config, values.request) : 2;
+    case 'test':
+      return test(values.config, positionals);
+    default:
+      err(`verdict: unknown command ${JSON.stringify(command)}`);
+      err(USAGE);
+      return 2;
+  }
+}

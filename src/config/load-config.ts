@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { VerdictError, type Problem } from '../errors.js';
+import { compileSchema } from '../schema-validator.js';
+import type { Config } from './config.js';
+import { applyEnv } from './env.js';
+import { configSchema } from './schema.js';
+
+const checkConfig = compileSchema(configSchema(), { useDefaults: true });
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/**
+ * Reads, validates and completes the configuration. Fails fast with every problem as
+ * `file:pointer: message`; nothing starts on a config that is not valid.
+ */
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const name = file ?? '(built-in defaults)';
+  let doc: unknown = {};
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new VerdictError('CONFIG_UNREADABLE', `cannot read config file ${file}`, { detail: (e as Error).message, problems: [{ file, pointer: '', message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }] });
+    }
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      throw new VerdictError('CONFIG_UNREADABLE', `config file ${file} is not valid JSON`, { problems: [{ file, pointer: '', message: `not valid JSON: ${(e as Error).message}` }] });
+    }
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new VerdictError('CONFIG_INVALID', 'config must be a JSON object', { problems: [{ file: name, pointer: '', message: 'must be an object' }] });
+  }
+  const envFileName = name;
+  applyEnv(doc as Record<string, unknown>, env);
+  const problems: Problem[] = checkConfig(doc).map((p) => ({ file: envFileName, ...p }));
+  if (problems.length > 0) throw new VerdictError('CONFIG_INVALID', 'invalid configuration', { problems });
+
+  const c = doc as Omit<Config, 'file'> & { policies: { dir: string }; audit: { path?: string } };
+  // Relative paths in a file are relative to the file; from env or defaults, to the working directory.
+  const base = file !== undefined ? dirname(resolve(cwd, file)) : cwd;
+  const abs = (p: string, fromEnv: boolean) => (isAbsolute(p) ? p : resolve(fromEnv ? cwd : base, p));
+  c.policies.dir = abs(c.policies.dir, env.VERDICT_POLICIES_DIR !== undefined && env.VERDICT_POLICIES_DIR !== '');
+  if (c.audit.path !== undefined) c.audit.path = abs(c.audit.path, env.VERDICT_AUDIT_PATH !== undefined && env.VERDICT_AUDIT_PATH !== '');
+  return deepFreeze({ file: file === undefined ? undefined : resolve(cwd, file), ...c } as Config);
+}

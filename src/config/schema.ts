@@ -1,0 +1,125 @@
+import { DURATION_PATTERN } from '../duration.js';
+import { ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS } from '../identity/jwt-issuer.js';
+
+export const CONFIG_SCHEMA_ID = 'urn:verdict:schema:config:1';
+const LISTEN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$';
+const duration = (d: string) => ({ type: 'string', pattern: DURATION_PATTERN, default: d });
+
+/**
+ * The config file schema (JSON Schema 2020-12). Every default lives here and is
+ * filled in by ajv; the README's config table mirrors this and a test checks it.
+ */
+export function configSchema(): Record<string, unknown> {
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: CONFIG_SCHEMA_ID,
+    title: 'Verdict configuration',
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      $schema: { type: 'string' },
+      grpc: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          listen: { type: 'string', pattern: LISTEN, default: '0.0.0.0:9191' },
+        },
+      },
+      http: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          listen: { type: 'string', pattern: LISTEN, default: '0.0.0.0:9292' },
+          trusted_proxies: { type: 'array', items: { type: 'string' }, default: [] },
+        },
+      },
+      policies: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          dir: { type: 'string', minLength: 1, default: 'policies' },
+          require_route_id: { type: 'boolean', default: false },
+          watch: { type: 'boolean', default: true },
+          reload_debounce: duration('250ms'),
+        },
+      },
+      audit: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          sink: { enum: ['stdout', 'file'], default: 'stdout' },
+          path: { type: 'string', minLength: 1 },
+          include_query: { type: 'boolean', default: false },
+        },
+        if: { properties: { sink: { const: 'file' } }, required: ['sink'] },
+        then: { required: ['path'] },
+      },
+      identity: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          max_token_bytes: { type: 'integer', minimum: 256, maximum: 65536, default: 8192 },
+          token_cache_size: { type: 'integer', minimum: 0, default: 10000 },
+          token_cache_max_ttl: duration('5m'),
+          jwt: {
+            type: 'array',
+            default: [],
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['issuer', 'jwks_uri', 'audiences'],
+              properties: {
+                issuer: { type: 'string', minLength: 1 },
+                jwks_uri: { type: 'string', pattern: '^https?://' },
+                audiences: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+                algorithms: { type: 'array', minItems: 1, items: { enum: [...ASYMMETRIC_ALGORITHMS] }, default: [...DEFAULT_ALGORITHMS] },
+                groups_claim: { type: 'string', minLength: 1, default: 'groups' },
+                clock_skew: duration('30s'),
+                jwks_cooldown: duration('30s'),
+                jwks_timeout: duration('5s'),
+              },
+            },
+          },
+        },
+      },
+      request: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          xff_trusted_hops: { type: 'integer', minimum: 0, maximum: 10, default: 0 },
+        },
+      },
+      response: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          expose_reasons: { type: 'boolean', default: true },
+        },
+      },
+      shutdown: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          drain_delay: duration('0s'),
+          grace_period: duration('10s'),
+        },
+      },
+      log: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import type { Config } from '../config/config.js';
+import { parseDuration } from '../duration.js';
+import { JwtVerifier, type JwtVerifierOptions } from './jwt-verifier.js';
+import type { JwtIssuer } from './jwt-issuer.js';
+import { IdentityResolver } from './resolve-identity.js';
+
+/** Durations were checked by the config schema; a bad one here is a bug, not user input. */
+function ms(text: string): number {
+  const v = parseDuration(text);
+  if (v === undefined) throw new Error(`not a duration: ${text}`);
+  return v;
+}
+
+export function jwtIssuers(config: Config): JwtIssuer[] {
+  return config.identity.jwt.map((j) => ({
+    issuer: j.issuer,
+    jwksUri: j.jwks_uri,
+    audiences: j.audiences,
+    algorithms: j.algorithms,
+    groupsClaim: j.groups_claim,
+    clockSkewSeconds: Math.round(ms(j.clock_skew) / 1000),
+    jwksCooldownMs: ms(j.jwks_cooldown),
+    jwksTimeoutMs: ms(j.jwks_timeout),
+  }));
+}
+
+export function identityFromConfig(config: Config, overrides: Partial<JwtVerifierOptions> = {}): IdentityResolver {
+  const verifier = new JwtVerifier(jwtIssuers(config), {
+    maxTokenBytes: config.identity.max_token_bytes,
+    cacheSize: config.identity.token_cache_size,
+    cacheMaxTtlMs: ms(config.identity.token_cache_max_ttl),
+    ...overrides,
+  });
+  return new IdentityResolver(verifier);
+}
+
+export { ms as durationMs };

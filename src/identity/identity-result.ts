@@ -1,0 +1,14 @@
+import type { Principal } from './principal.js';
+
+/** What a credential yielded: nothing presented, a verified principal, or a refusal. */
+export type IdentityResult =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'principal'; readonly principal: Principal }
+  /** `detail` says why, for the audit log; the client only learns `invalid-token`. */
+  | { readonly kind: 'invalid'; readonly reason: 'invalid-token'; readonly detail: string };
+
+export const NO_IDENTITY: IdentityResult = Object.freeze({ kind: 'none' });
+
+export function invalidToken(detail: string): IdentityResult {
+  return { kind: 'invalid', reason: 'invalid-token', detail };
+}

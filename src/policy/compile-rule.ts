@@ -1,0 +1,82 @@
+import type { EvalContext } from './context.js';
+import { RuleCompileError, pointerJoin } from './compile-error.js';
+import { CRITERIA_BY_NAME } from './criteria/index.js';
+import type { CompileEnv } from './criteria/criterion.js';
+import { criterionReasons } from './reasons.js';
+import { FALSE, TRUE, UNKNOWN, type Outcome } from './tri.js';
+
+export type CompiledRule = (ctx: EvalContext) => Outcome;
+
+const UNAUTHENTICATED: Outcome = Object.freeze({ value: UNKNOWN, reasons: Object.freeze(['user-unauthenticated']) });
+
+function union(outcomes: readonly Outcome[], value: number): string[] {
+  const out: string[] = [];
+  for (const o of outcomes) {
+    if (o.value !== value) continue;
+    for (const r of o.reasons) if (!out.includes(r)) out.push(r);
+  }
+  return out;
+}
+
+/**
+ * and/or evaluate every child (no short-circuit) so the reported reasons do not depend
+ * on the order of the children. Kleene logic: FALSE dominates `and`, TRUE dominates
+ * `or`, otherwise UNKNOWN (needs identity) wins over the neutral value.
+ */
+function andOf(children: CompiledRule[]): CompiledRule {
+  return (ctx) => {
+    const results = children.map((c) => c(ctx));
+    let sawUnknown = false;
+    for (const r of results) {
+      if (r.value === FALSE) return { value: FALSE, reasons: union(results, FALSE) };
+      if (r.value === UNKNOWN) sawUnknown = true;
+    }
+    return sawUnknown ? { value: UNKNOWN, reasons: union(results, UNKNOWN) } : { value: TRUE, reasons: union(results, TRUE) };
+  };
+}
+
+function orOf(children: CompiledRule[]): CompiledRule {
+  return (ctx) => {
+    const results = children.map((c) => c(ctx));
+    let sawUnknown = false;
+    for (const r of results) {
+      if (r.value === TRUE) return { value: TRUE, reasons: union(results, TRUE) };
+      if (r.value === UNKNOWN) sawUnknown = true;
+    }
+    return sawUnknown ? { value: UNKNOWN, reasons: union(results, UNKNOWN) } : { value: FALSE, reasons: union(results, FALSE) };
+  };
+}
+
+/** `not` flips the value and keeps the inner reasons: they say what was checked. */
+function notOf(child: CompiledRule): CompiledRule {
+  return (ctx) => {
+    const r = child(ctx);
+    return r.value === UNKNOWN ? r : { value: r.value === TRUE ? FALSE : TRUE, reasons: r.reasons };
+  };
+}
+
+export function compileRule(rule: unknown, pointer: string, env: CompileEnv): CompiledRule {
+  if (rule === null || typeof rule !== 'object' || Array.isArray(rule)) {
+    throw new RuleCompileError(pointer, 'a rule is an object with exactly one key');
+  }
+  const keys = Object.keys(rule);
+  if (keys.length !== 1) throw new RuleCompileError(pointer, `a rule has exactly one key, found ${keys.length}`);
+  const key = keys[0]!;
+  const arg = (rule as Record<string, unknown>)[key];
+  const at = pointerJoin(pointer, key);
+  if (key === 'and' || key === 'or') {
+    if (!Array.isArray(arg) || arg.length === 0) throw new RuleCompileError(at, `${key} takes a non-empty array of rules`);
+    const children = arg.map((r, i) => compileRule(r, pointerJoin(at, i), env));
+    return key === 'and' ? andOf(children) : orOf(children);
+  }
+  if (key === 'not') return notOf(compileRule(arg, at, env));
+
+  const criterion = CRITERIA_BY_NAME.get(key);
+  if (!criterion) throw new RuleCompileError(at, `unknown criterion ${JSON.stringify(key)}`);
+  const test = criterion.compile(arg, at, env);
+  const reasons = criterionReasons(key);
+  const ok: Outcome = Object.freeze({ value: TRUE, reasons: Object.freeze([reasons.ok]) });
+  const no: Outcome = Object.freeze({ value: FALSE, reasons: Object.freeze([reasons.unauthorized]) });
+  if (criterion.needsIdentity) return (ctx) => (ctx.principal === undefined ? UNAUTHENTICATED : test(ctx) ? ok : no);
+  return (ctx) => (test(ctx) ? ok : no);
+}

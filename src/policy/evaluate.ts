@@ -1,0 +1,52 @@
+import type { Principal } from '../identity/principal.js';
+import type { RequestFacts } from '../request/facts.js';
+import type { EvalContext } from './context.js';
+import { denial, type Decision } from './decision.js';
+import type { CompiledRoute, PolicySet } from './policy-set.js';
+import { FALSE, TRUE, UNKNOWN, type Outcome } from './tri.js';
+
+export interface EvaluateOptions {
+  /** Deny any request that Envoy did not bind to a route id (`policies.require_route_id`). */
+  readonly requireRouteId: boolean;
+  /** Set when a presented credential failed verification: reported beside `user-unauthenticated`. */
+  readonly identityError?: string | undefined;
+}
+
+export function selectRoute(policy: PolicySet, facts: RequestFacts, requireRouteId: boolean): CompiledRoute | string {
+  if (facts.routeId !== undefined) {
+    return policy.byId.get(facts.routeId) ?? `Envoy named route ${JSON.stringify(facts.routeId)}, which no policy defines`;
+  }
+  if (requireRouteId) return 'policies.require_route_id is set and the request carries no context_extensions.route';
+  for (const r of policy.routes) if (r.match !== undefined && r.match(facts)) return r;
+  return 'no route matched the host and path';
+}
+
+const NO_DENY: Outcome = { value: FALSE, reasons: [] };
+/** A route without `allow` allows nothing: it behaves, and reports, as `{"reject": true}`. */
+const NO_ALLOW: Outcome = { value: FALSE, reasons: ['reject'] };
+
+/**
+ * One decision. Deny overrides allow; a missing allow allows nothing. When the answer
+ * depends on an identity the request lacks, the caller must authenticate (401), but
+ * only if some identity could change the outcome.
+ */
+export function evaluate(policy: PolicySet, facts: RequestFacts, principal: Principal | undefined, now: number, options: EvaluateOptions): Decision {
+  const selected = selectRoute(policy, facts, options.requireRouteId);
+  if (typeof selected === 'string') return denial(404, ['route-not-found'], undefined, selected);
+  const route = selected.id;
+  const ctx: EvalContext = { facts, principal, now };
+
+  const deny = selected.deny ? selected.deny(ctx) : NO_DENY;
+  if (deny.value === TRUE) return denial(403, deny.reasons, route, 'deny rule matched');
+
+  const allow = selected.allow ? selected.allow(ctx) : NO_ALLOW;
+  if (deny.value === UNKNOWN && allow.value !== FALSE) return unauthenticated(deny.reasons, route, options, 'deny rule needs an identity');
+  if (allow.value === TRUE) return { allow: true, status: 200, route, reasons: allow.reasons };
+  if (allow.value === UNKNOWN) return unauthenticated(allow.reasons, route, options, 'allow rule needs an identity');
+  return denial(403, allow.reasons, route, selected.allow ? 'allow rule did not match' : 'route has no allow rule');
+}
+
+function unauthenticated(reasons: readonly string[], route: string, options: EvaluateOptions, detail: string): Decision {
+  const all = options.identityError ? [options.identityError, ...reasons] : reasons;
+  return denial(401, all, route, detail);
+}

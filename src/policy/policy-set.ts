@@ -1,0 +1,25 @@
+import type { CompiledMatch } from './compile-match.js';
+import type { CompiledRule } from './compile-rule.js';
+
+export interface CompiledRoute {
+  readonly id: string;
+  readonly description: string | undefined;
+  readonly to: string | undefined;
+  readonly match: CompiledMatch | undefined;
+  readonly allow: CompiledRule | undefined;
+  readonly deny: CompiledRule | undefined;
+  /** Where the route came from, for operators. */
+  readonly file: string;
+  readonly pointer: string;
+  /** The route's source JSON, for change detection on reload and for config generation. */
+  readonly source: Readonly<Record<string, unknown>>;
+}
+
+/** An immutable, compiled policy set: the unit that is swapped atomically on reload. */
+export interface PolicySet {
+  readonly routes: readonly CompiledRoute[];
+  readonly byId: ReadonlyMap<string, CompiledRoute>;
+  /** sha256 over the file names and contents, hex. */
+  readonly hash: string;
+  readonly files: readonly { readonly name: string; readonly sha256: string }[];
+}

@@ -1,0 +1,39 @@
+import { CRITERIA } from './criteria/index.js';
+
+/** `http_method` → `http-method`: reason codes are hyphenated. */
+export function reasonSlug(criterion: string): string {
+  return criterion.replaceAll('_', '-');
+}
+
+/** The reason a criterion yields when it is true / false (`accept`, `reject` are their own). */
+export function criterionReasons(criterion: string): { ok: string; unauthorized: string } {
+  if (criterion === 'accept' || criterion === 'reject') return { ok: criterion, unauthorized: criterion };
+  const slug = reasonSlug(criterion);
+  return { ok: `${slug}-ok`, unauthorized: `${slug}-unauthorized` };
+}
+
+/** Reasons that do not come from a single criterion. */
+export const REQUEST_REASONS: Readonly<Record<string, string>> = Object.freeze({
+  'user-unauthenticated': 'a criterion needs an identity and the request carries no valid one (401, or login for browsers)',
+  'invalid-token': 'a bearer token was presented and failed verification; it was ignored as an identity',
+  'route-not-found': 'no route matched, the route id Envoy sent is unknown, or a route id is required and missing (404)',
+  'invalid-path': 'the path could not be normalized safely: encoded slash or backslash, NUL, bad percent-encoding, climbing above / (400)',
+  'bad-request': 'the request cannot be interpreted safely: no HTTP attributes, bad host, missing method (400)',
+  'internal-error': 'Verdict failed internally or ran out of time; the request is denied (503)',
+});
+
+/** Every reason code with its meaning; the README's table is checked against this. */
+export function allReasons(): ReadonlyMap<string, string> {
+  const out = new Map<string, string>();
+  for (const c of CRITERIA) {
+    const { ok, unauthorized } = criterionReasons(c.name);
+    if (ok === unauthorized) {
+      out.set(ok, c.name === 'accept' ? 'the route is public: `accept` is always true' : '`reject` is never true');
+    } else {
+      out.set(ok, `\`${c.name}\` is true: ${c.summary}`);
+      out.set(unauthorized, `\`${c.name}\` is false`);
+    }
+  }
+  for (const [code, text] of Object.entries(REQUEST_REASONS)) out.set(code, text);
+  return out;
+}

@@ -1,0 +1,27 @@
+/**
+ * What a policy may look at about one request, after normalization. Built once per
+ * request by `from-check-request.ts` (gRPC) or the HTTP adapters; plain data only.
+ */
+export interface RequestFacts {
+  /** Request method as sent (`GET`). */
+  readonly method: string;
+  /** `http` or `https` as Envoy saw it. */
+  readonly scheme: string;
+  /** Normalized host: lower case, no port, no trailing dot. */
+  readonly host: string;
+  /** Normalized path, without the query (see normalize-path.ts). */
+  readonly path: string;
+  /** The query string without `?`, or '' when none. Audited only on opt-in. */
+  readonly query: string;
+  /** Request headers, names lower case. Never audited. */
+  readonly headers: ReadonlyMap<string, string>;
+  /** Envoy's view of the downstream peer (or the trusted x-forwarded-for hop). */
+  readonly sourceIp: string | undefined;
+  readonly sourcePort: number | undefined;
+  /** Envoy's `x-request-id`, when present. */
+  readonly requestId: string | undefined;
+  /** `context_extensions.route`, when Envoy bound the request to a route id. */
+  readonly routeId: string | undefined;
+  /** HTTP protocol as Envoy reported it (`HTTP/1.1`, `HTTP/2`). */
+  readonly protocol: string | undefined;
+}

@@ -1,0 +1,73 @@
+export type PathResult =
+  | { readonly ok: true; readonly path: string; readonly query: string }
+  | { readonly ok: false; readonly detail: string };
+
+const HEX = '0123456789ABCDEF';
+
+function hexValue(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 65 && code <= 70) return code - 55;
+  if (code >= 97 && code <= 102) return code - 87;
+  return -1;
+}
+
+function isUnreserved(b: number): boolean {
+  return (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || (b >= 48 && b <= 57) || b === 45 || b === 46 || b === 95 || b === 126;
+}
+
+/**
+ * RFC 3986 path normalization as policies see it: split off the query, decode
+ * percent-encoded unreserved characters (other escapes stay, upper-cased), merge
+ * repeated slashes, resolve `.` and `..`. Anything an upstream could read as a
+ * different path than the policy saw is refused instead of guessed at.
+ * Never uses WHATWG URL: it would read `//admin` as a host.
+ */
+export function normalizePath(raw: string): PathResult {
+  const q = raw.indexOf('?');
+  const pathPart = q < 0 ? raw : raw.slice(0, q);
+  const query = q < 0 ? '' : raw.slice(q + 1);
+  if (!pathPart.startsWith('/')) return { ok: false, detail: 'path does not start with /' };
+
+  let decoded = '';
+  for (let i = 0; i < pathPart.length; i++) {
+    const c = pathPart.charCodeAt(i);
+    if (c === 37 /* % */) {
+      const hi = i + 2 < pathPart.length ? hexValue(pathPart.charCodeAt(i + 1)) : -1;
+      const lo = hi >= 0 ? hexValue(pathPart.charCodeAt(i + 2)) : -1;
+      if (lo < 0) return { ok: false, detail: 'invalid percent-encoding' };
+      const b = hi * 16 + lo;
+      if (b === 0x2f || b === 0x5c) return { ok: false, detail: 'encoded slash or backslash' };
+      if (b === 0) return { ok: false, detail: 'encoded NUL' };
+      decoded += isUnreserved(b) ? String.fromCharCode(b) : `%${HEX[hi]}${HEX[lo]}`;
+      i += 2;
+    } else if (c === 92 /* \ */) {
+      return { ok: false, detail: 'backslash in path' };
+    } else if (c <= 0x20 || c === 0x7f) {
+      return { ok: false, detail: c === 0 ? 'NUL in path' : 'control character or space in path' };
+    } else if (c === 35 /* # */) {
+      return { ok: false, detail: 'fragment in path' };
+    } else {
+      decoded += pathPart[i];
+    }
+  }
+
+  const segments = decoded.split('/');
+  const out: string[] = [];
+  let trailingSlash = false;
+  for (let i = 1; i < segments.length; i++) {
+    const seg = segments[i]!;
+    const last = i === segments.length - 1;
+    if (seg === '' || seg === '.') {
+      trailingSlash = last;
+    } else if (seg === '..') {
+      if (out.length === 0) return { ok: false, detail: 'path climbs above /' };
+      out.pop();
+      trailingSlash = last;
+    } else {
+      out.push(seg);
+      trailingSlash = false;
+    }
+  }
+  const path = out.length === 0 ? '/' : `/${out.join('/')}${trailingSlash ? '/' : ''}`;
+  return { ok: true, path, query };
+}

@@ -1,0 +1,89 @@
+import type { IdentityResult } from '../identity/identity-result.js';
+import type { Decision } from '../policy/decision.js';
+import type { RequestFacts } from '../request/facts.js';
+import { denyBody } from './deny-body.js';
+import { DECISION_ID_HEADER, identityHeaders, spoofedHeaders } from './identity-headers.js';
+
+/** What one decision produced, as the transports need it. */
+export interface CheckOutcome {
+  readonly decisionId: string;
+  readonly decision: Decision;
+  readonly identity: IdentityResult;
+  readonly facts: RequestFacts | undefined;
+}
+
+export interface ResponseOptions {
+  readonly exposeReasons: boolean;
+}
+
+/** `envoy.config.core.v3.HeaderValueOption`, keepCase shape. */
+interface HeaderOption {
+  header: { key: string; value: string };
+  append: { value: boolean };
+}
+
+type StructValue = { string_value: string } | { number_value: number } | { list_value: { values: StructValue[] } };
+
+// gRPC codes in CheckResponse.status: Envoy allows only on 0 and denies on anything
+// else, using denied_response for the HTTP answer. An empty response would mean allow,
+// so `status` is always set.
+const GRPC_OK = 0;
+const GRPC_PERMISSION_DENIED = 7;
+const GRPC_UNAVAILABLE = 14;
+const GRPC_UNAUTHENTICATED = 16;
+
+function grpcCode(status: number): number {
+  if (status === 200) return GRPC_OK;
+  if (status === 401) return GRPC_UNAUTHENTICATED;
+  if (status === 503) return GRPC_UNAVAILABLE;
+  return GRPC_PERMISSION_DENIED;
+}
+
+// Envoy versions differ on the default of `append` for ext_authz headers; say it.
+const overwrite = (key: string, value: string): HeaderOption => ({ header: { key, value }, append: { value: false } });
+const str = (s: string): StructValue => ({ string_value: s });
+
+function metadata(o: CheckOutcome): { fields: Record<string, StructValue> } {
+  const fields: Record<string, StructValue> = {
+    decision_id: str(o.decisionId),
+    decision: str(o.decision.allow ? 'allow' : 'deny'),
+    status: { number_value: o.decision.status },
+    reasons: { list_value: { values: o.decision.reasons.map(str) } },
+  };
+  if (o.decision.route !== undefined) fields.route = str(o.decision.route);
+  if (o.identity.kind === 'principal') fields.user = str(o.identity.principal.subject);
+  return { fields };
+}
+
+/** `WWW-Authenticate` for a 401 (RFC 6750), naming a rejected token as such. */
+export function wwwAuthenticate(o: CheckOutcome): string {
+  return o.identity.kind === 'invalid' ? 'Bearer realm="verdict", error="invalid_token"' : 'Bearer realm="verdict"';
+}
+
+/** Decision → `envoy.service.auth.v3.CheckResponse` (proto-loader keepCase shape). Pure. */
+export function checkResponse(o: CheckOutcome, options: ResponseOptions): Record<string, unknown> {
+  const d = o.decision;
+  const dynamic_metadata = metadata(o);
+  if (d.allow) {
+    const principal = o.identity.kind === 'principal' ? o.identity.principal : undefined;
+    const set = identityHeaders(principal, o.decisionId);
+    const remove = o.facts ? spoofedHeaders(o.facts.headers, set) : [];
+    return {
+      status: { code: GRPC_OK },
+      ok_response: { headers: set.map(([k, v]) => overwrite(k, v)), headers_to_remove: remove },
+      dynamic_metadata,
+    };
+  }
+  const body = denyBody(d, o.decisionId, o.facts?.headers.get('accept'), options.exposeReasons);
+  const headers = [
+    overwrite(DECISION_ID_HEADER, o.decisionId),
+    overwrite('content-type', body.contentType),
+    overwrite('cache-control', 'no-store'),
+  ];
+  if (d.status === 401) headers.push(overwrite('www-authenticate', wwwAuthenticate(o)));
+  return {
+    status: { code: grpcCode(d.status), message: d.reasons.join(',') },
+    denied_response: { status: { code: d.status }, headers, body: body.body },
+    dynamic_metadata,
+  };
+}

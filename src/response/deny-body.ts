@@ -1,0 +1,73 @@
+import type { Decision } from '../policy/decision.js';
+
+export interface DenyBody {
+  readonly contentType: string;
+  readonly body: string;
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Sign-in required',
+  403: 'Access denied',
+  404: 'Not found',
+  503: 'Service unavailable',
+};
+
+const ERRORS: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  503: 'unavailable',
+};
+
+/** q-value of the best entry in `accept` matching `type` (`text/html`) or its wildcards. */
+function quality(accept: string, type: string): number {
+  const [major] = type.split('/');
+  let best = -1;
+  let bestSpecificity = -1;
+  for (const part of accept.split(',')) {
+    const [rawRange, ...params] = part.trim().split(';');
+    const range = (rawRange ?? '').trim().toLowerCase();
+    const specificity = range === type ? 2 : range === `${major}/*` ? 1 : range === '*/*' ? 0 : -1;
+    if (specificity < bestSpecificity || specificity < 0) continue;
+    let q = 1;
+    for (const p of params) {
+      const m = /^\s*q\s*=\s*([0-9.]+)\s*$/i.exec(p);
+      if (m) q = Number(m[1]);
+    }
+    best = specificity > bestSpecificity ? q : Math.max(best, q);
+    bestSpecificity = specificity;
+  }
+  return best;
+}
+
+/** Browsers (HTML preferred over JSON) get a page; everything else gets JSON. */
+export function prefersHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return quality(accept, 'text/html') > Math.max(0, quality(accept, 'application/json'));
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function denyBody(decision: Decision, decisionId: string, accept: string | undefined, exposeReasons: boolean): DenyBody {
+  const reasons = exposeReasons ? decision.reasons : [];
+  if (!prefersHtml(accept)) {
+    return {
+      contentType: 'application/json',
+      body: JSON.stringify({ error: ERRORS[decision.status] ?? 'denied', decision_id: decisionId, reasons }),
+    };
+  }
+  const title = TITLES[decision.status] ?? 'Denied';
+  const list = reasons.length > 0 ? `<p>Reasons:</p><ul>${reasons.map((r) => `<li><code>${escapeHtml(r)}</code></li>`).join('')}</ul>` : '';
+  const body =
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${decision.status} ${title}</title>` +
+    '<meta name="viewport" content="width=device-width,initial-scale=1">' +
+    '<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f2f2f2;padding:0 .25rem}</style>' +
+    `</head><body><h1>${decision.status} ${title}</h1>${list}` +
+    `<p>Decision id: <code>${escapeHtml(decisionId)}</code></p>` +
+    '<p>Give this id to your administrator if you think this is wrong.</p></body></html>';
+  return { contentType: 'text/html; charset=utf-8', body };
+}

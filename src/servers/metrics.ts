@@ -1,0 +1,52 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CheckOutcome } from '../response/check-response.js';
+
+/** Prometheus metrics; label values come from route ids and reason codes only (bounded). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #decisions: Counter<'route' | 'decision' | 'status' | 'transport'>;
+  readonly #reasons: Counter<'route' | 'decision' | 'reason'>;
+  readonly #latency: Histogram<'transport'>;
+  readonly #reloads: Counter<'result'>;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'verdict_' });
+    this.#decisions = new Counter({
+      name: 'verdict_decisions_total',
+      help: 'Decisions by route, decision, HTTP status and transport.',
+      labelNames: ['route', 'decision', 'status', 'transport'],
+      registers: [this.registry],
+    });
+    this.#reasons = new Counter({
+      name: 'verdict_decision_reasons_total',
+      help: 'Reason codes reported by decisions, by route and decision (a decision may report several).',
+      labelNames: ['route', 'decision', 'reason'],
+      registers: [this.registry],
+    });
+    this.#latency = new Histogram({
+      name: 'verdict_check_duration_seconds',
+      help: 'Time from receiving a check to having its decision and audit record.',
+      labelNames: ['transport'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [this.registry],
+    });
+    this.#reloads = new Counter({
+      name: 'verdict_policy_reloads_total',
+      help: 'Policy reloads by result (accepted, rejected).',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+  }
+
+  observeDecision(o: CheckOutcome, transport: 'grpc' | 'http', seconds: number): void {
+    const route = o.decision.route ?? '';
+    const decision = o.decision.allow ? 'allow' : 'deny';
+    this.#decisions.inc({ route, decision, status: String(o.decision.status), transport });
+    for (const reason of o.decision.reasons) this.#reasons.inc({ route, decision, reason });
+    this.#latency.observe({ transport }, seconds);
+  }
+
+  reload(result: 'accepted' | 'rejected'): void {
+    this.#reloads.inc({ result });
+  }
+}
