@@ -68,7 +68,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
       return checkResponse({ decisionId: randomUUID(), decision: internalError('audit write failed'), identity: NO_IDENTITY, facts: undefined }, responseOptions);
     },
   );
-  const httpServer = new HttpServer({ ready: () => listening && !stopping }, metrics);
+  const httpServer = new HttpServer({ ready: () => listening && !stopping && audit.healthy() }, metrics);
 
   const onReload = (event: ReloadEvent): void => {
     const now = Date.now();
@@ -139,7 +139,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
         await grpcServer.shutdown(durationMs(config.shutdown.grace_period));
         await httpServer.close();
         audit.write(controlRecord('shutdown', Date.now(), { 'verdict.policy_hash': policies.current.hash, 'verdict.shutdown_reason': reason }));
-        await audit.flush();
+        await audit.close();
         log.info({ reason }, 'verdict stopped');
       })();
       return stopped;

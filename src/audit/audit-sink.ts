@@ -1,13 +1,16 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { VerdictError } from '../errors.js';
 import type { AuditRecord } from './record.js';
 
 export interface AuditSink {
-  /** Hands one record to the sink. Throws if the sink cannot take it. */
+  /** Hands one record to the sink. Throws once the sink has failed: the caller must deny. */
   write(record: AuditRecord, level?: 'info' | 'warn'): void;
-  /** Writes out everything buffered (shutdown). */
-  flush(): Promise<void>;
+  /** False once a write failed; readiness reports it. */
+  healthy(): boolean;
+  /** Writes out everything buffered, syncs, and stops accepting records (shutdown). */
+  close(): Promise<void>;
 }
 
 export interface AuditSinkOptions {
@@ -21,26 +24,32 @@ export interface AuditSinkOptions {
  * `log.level` (`warn` for rejected reloads and the like).
  */
 export function createAuditSink(options: AuditSinkOptions): AuditSink {
-  let dest: pino.DestinationStream & { flushSync?: () => void; flush?: (cb?: (err?: Error) => void) => void };
-  if (options.sink === 'file') {
-    mkdirSync(dirname(options.path!), { recursive: true });
-    dest = pino.destination({ dest: options.path!, sync: false, minLength: 0 });
-  } else {
-    dest = pino.destination({ dest: 1, sync: false, minLength: 0 });
-  }
+  if (options.sink === 'file') mkdirSync(dirname(options.path!), { recursive: true });
+  const dest = pino.destination({ dest: options.sink === 'file' ? options.path! : 1, sync: false, minLength: 0 });
+  let failure: Error | undefined;
+  dest.on('error', (e: Error) => {
+    failure ??= e;
+  });
   const logger: Logger = pino(
     { base: null, timestamp: false, formatters: { level: (label) => ({ 'log.level': label }) }, messageKey: 'message' },
     dest,
   );
+  let closed: Promise<void> | undefined;
   return {
     write(record, level = 'info') {
+      if (failure) throw new VerdictError('AUDIT_WRITE_FAILED', 'the audit sink failed', { detail: failure.message });
+      if (closed) throw new VerdictError('AUDIT_WRITE_FAILED', 'the audit sink is closed');
       logger[level](record);
     },
-    flush() {
-      return new Promise((resolve) => {
-        if (typeof dest.flush === 'function') dest.flush(() => resolve());
-        else resolve();
+    healthy() {
+      return failure === undefined && closed === undefined;
+    },
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        dest.once('close', () => resolve());
+        dest.end();
       });
+      return closed;
     },
   };
 }

@@ -22,7 +22,10 @@ interface HeaderOption {
   append: { value: boolean };
 }
 
-type StructValue = { string_value: string } | { number_value: number } | { list_value: { values: StructValue[] } };
+// protobufjs defines the well-known google.protobuf types itself, with camelCase
+// field names whatever `keepCase` says: `string_value` would be dropped silently and
+// dynamic_metadata would reach Envoy empty.
+type StructValue = { stringValue: string } | { numberValue: number } | { listValue: { values: StructValue[] } };
 
 // gRPC codes in CheckResponse.status: Envoy allows only on 0 and denies on anything
 // else, using denied_response for the HTTP answer. An empty response would mean allow,
@@ -41,14 +44,14 @@ function grpcCode(status: number): number {
 
 // Envoy versions differ on the default of `append` for ext_authz headers; say it.
 const overwrite = (key: string, value: string): HeaderOption => ({ header: { key, value }, append: { value: false } });
-const str = (s: string): StructValue => ({ string_value: s });
+const str = (s: string): StructValue => ({ stringValue: s });
 
 function metadata(o: CheckOutcome): { fields: Record<string, StructValue> } {
   const fields: Record<string, StructValue> = {
     decision_id: str(o.decisionId),
     decision: str(o.decision.allow ? 'allow' : 'deny'),
-    status: { number_value: o.decision.status },
-    reasons: { list_value: { values: o.decision.reasons.map(str) } },
+    status: { numberValue: o.decision.status },
+    reasons: { listValue: { values: o.decision.reasons.map(str) } },
   };
   if (o.decision.route !== undefined) fields.route = str(o.decision.route);
   if (o.identity.kind === 'principal') fields.user = str(o.identity.principal.subject);

@@ -1,18 +1,21 @@
 import * as grpc from '@grpc/grpc-js';
-import { authPackageDefinition } from '../../src/envoy/protos.js';
+import * as protoLoader from '@grpc/proto-loader';
+import { PROTO_LOADER_OPTIONS } from '../../src/envoy/protos.js';
 
 export interface CheckResponseJs {
   status?: { code?: number; message?: string };
   ok_response?: { headers?: { header: { key: string; value: string }; append?: { value: boolean } }[]; headers_to_remove?: string[] };
-  denied_response?: { status?: { code: string | number }; headers?: { header: { key: string; value: string }; append?: { value: boolean } }[]; body?: string };
-  dynamic_metadata?: { fields?: Record<string, { string_value?: string; number_value?: number; list_value?: { values: { string_value?: string }[] } }> };
+  denied_response?: { status?: { code: number }; headers?: { header: { key: string; value: string }; append?: { value: boolean } }[]; body?: string };
+  dynamic_metadata?: { fields?: Record<string, { stringValue?: string; numberValue?: number; listValue?: { values: { stringValue?: string }[] } }> };
 }
 
 type Unary = (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: CheckResponseJs) => void) => void;
 
 /** A real grpc-js client of envoy.service.auth.v3.Authorization, built from Envoy's protos. */
 export function authClient(port: number): { check(req: unknown, deadlineMs?: number): Promise<CheckResponseJs>; close(): void } {
-  const pkg = grpc.loadPackageDefinition(authPackageDefinition()) as unknown as {
+  // Decoded as Envoy sees it: enums as numbers (401, not "Unauthorized").
+  const def = protoLoader.loadSync('envoy/service/auth/v3/external_auth.proto', { ...PROTO_LOADER_OPTIONS, enums: Number });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
     envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
   };
   const client = new pkg.envoy.service.auth.v3.Authorization(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Check: Unary };

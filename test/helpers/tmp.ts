@@ -1,12 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after } from 'node:test';
 
-/** A fresh folder removed after the test file; `write` creates files inside it. */
+/**
+ * A fresh folder, removed when the test process exits (not with node:test's `after`,
+ * which inside a `before` hook would remove it before the tests run).
+ */
 export function tempDir(prefix = 'verdict-test-'): { dir: string; write(name: string, content: unknown): string } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return {
     dir,
     write(name, content) {

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { startVerdict, type RunningVerdict } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { tempDir } from './tmp.js';
+
+export interface TestApp {
+  app: RunningVerdict;
+  dir: string;
+  auditPath: string;
+  policiesDir: string;
+  /** Audit records written so far (after `stop`, all of them). */
+  records(): Record<string, unknown>[];
+}
+
+/** Starts a real Verdict on loopback ports with a file audit sink in a temp folder. */
+export async function startTestApp(policies: Record<string, unknown>, config: Record<string, unknown> = {}): Promise<TestApp> {
+  const t = tempDir();
+  for (const [name, doc] of Object.entries(policies)) t.write(`policies/${name}`, doc);
+  const auditPath = join(t.dir, 'audit.jsonl');
+  const file = t.write('verdict.json', {
+    grpc: { listen: '127.0.0.1:0' },
+    http: { listen: '127.0.0.1:0' },
+    audit: { sink: 'file', path: 'audit.jsonl' },
+    ...config,
+    policies: { dir: 'policies', reload_debounce: '50ms', ...(config.policies as object | undefined) },
+  });
+  const app = await startVerdict(loadConfig(file, {}), { log: pino({ level: 'silent' }) });
+  return {
+    app,
+    dir: t.dir,
+    auditPath,
+    policiesDir: join(t.dir, 'policies'),
+    records() {
+      let text = '';
+      try {
+        text = readFileSync(auditPath, 'utf8');
+      } catch {
+        return [];
+      }
+      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+  };
+}
+
+export const DEMO_POLICY = {
+  version: 1,
+  routes: [
+    {
+      id: 'grafana',
+      match: { hosts: ['grafana.example.com'], path_prefix: '/' },
+      to: 'http://100.101.102.103:3000',
+      allow: { or: [{ groups: { has: 'sre' } }, { email: { is: 'boss@example.com' } }] },
+      deny: { http_method: { in: ['DELETE'] } },
+    },
+    { id: 'public', match: { hosts: ['status.example.com'] }, allow: { accept: true } },
+  ],
+};
