@@ -31,17 +31,23 @@ function describe(e: ErrorObject): SchemaProblem {
   }
 }
 
+const RANK: Record<string, number> = { additionalProperties: 0, required: 1, minProperties: 3, maxProperties: 3 };
+const rank = (e: ErrorObject): number => RANK[e.keyword] ?? 2;
+const depth = (e: ErrorObject): number => e.instancePath.split('/').length + (e.keyword === 'additionalProperties' ? 1 : 0);
+
 /**
  * Compiles a JSON Schema once and returns a checker that reports the first problem
  * with its JSON pointer. `useDefaults` fills documented defaults into the data.
  */
 export function compileSchema(schema: Record<string, unknown>, options: { useDefaults?: boolean } = {}): SchemaCheck {
-  const ajv = new Ajv2020({ allErrors: false, strict: true, strictRequired: false, useDefaults: options.useDefaults ?? false, allowUnionTypes: true });
+  const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, useDefaults: options.useDefaults ?? false, allowUnionTypes: true });
   const validate = ajv.compile(schema);
   return (data) => {
     if (validate(data)) return [];
-    // `if/then` wrappers add a generic error after the specific one; report the specific one.
+    // One problem per document, the most telling one: the deepest, and among equals a
+    // named key (unknown / missing) over counts of keys; `if` only echoes its `then`.
     const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'if');
+    errors.sort((a, b) => depth(b) - depth(a) || rank(a) - rank(b));
     const first = errors[0];
     return first ? [describe(first)] : [{ pointer: '', message: 'invalid' }];
   };

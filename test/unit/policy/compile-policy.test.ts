@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { compilePolicy } from '../../../src/policy/compile-policy.js';
+import { ENV } from '../../helpers/policy.js';
+
+function problems(doc: unknown, name = 'p.json') {
+  const r = compilePolicy([{ name, text: typeof doc === 'string' ? doc : JSON.stringify(doc) }], ENV);
+  assert.equal(r.ok, false, 'expected the policy to be rejected');
+  return (r as { problems: { file: string; pointer: string; message: string }[] }).problems.map((p) => `${p.file}:${p.pointer}: ${p.message}`);
+}
+
+const route = (extra: Record<string, unknown>) => ({ version: 1, routes: [{ id: 'r', ...extra }] });
+
+describe('invalid policies are refused with file:pointer: message', () => {
+  const cases: [string, unknown, RegExp][] = [
+    ['broken JSON', '{"version": 1,', /^p\.json:: not valid JSON/],
+    ['wrong version', { version: 2, routes: [] }, /^p\.json:\/version: must be 1$/],
+    ['unknown top-level key', { version: 1, routes: [], extra: 1 }, /^p\.json:\/extra: unknown key "extra"$/],
+    ['bad route id', { version: 1, routes: [{ id: 'Bad Id' }] }, /^p\.json:\/routes\/0\/id: must match pattern/],
+    ['unknown criterion', route({ allow: { grups: { has: 'x' } } }), /^p\.json:\/routes\/0\/allow\/grups: unknown key "grups"$/],
+    ['two keys in a rule', route({ allow: { accept: true, reject: true } }), /^p\.json:\/routes\/0\/allow: .*exactly one key/],
+    ['wrong matcher', route({ allow: { email: { iss: 'x' } } }), /^p\.json:\/routes\/0\/allow\/email\/iss: unknown key "iss"$/],
+    ['two matchers', route({ allow: { email: { is: 'a', in: ['b'] } } }), /^p\.json:\/routes\/0\/allow\/email: .*exactly one key/],
+    ['empty and', route({ allow: { and: [] } }), /^p\.json:\/routes\/0\/allow\/and: must NOT have fewer than 1 items$/],
+    ['list matcher typo', route({ allow: { groups: { contains: 'x' } } }), /^p\.json:\/routes\/0\/allow\/groups\/contains: unknown key "contains"$/],
+    ['header without name', route({ allow: { header: { is: 'x' } } }), /^p\.json:\/routes\/0\/allow\/header: missing required key "name"$/],
+    ['bad CIDR', route({ allow: { source_ip: { in: ['10.0.0.0/33'] } } }), /^p\.json:\/routes\/0\/allow\/source_ip\/in\/0: not an IP address or CIDR/],
+    ['bad time', route({ allow: { time_of_day: { after: '25:00' } } }), /^p\.json:\/routes\/0\/allow\/time_of_day\/after: expected HH:MM/],
+    ['bad time zone', route({ allow: { time_of_day: { after: '08:00', timezone: 'Mars/Olympus' } } }), /^p\.json:\/routes\/0\/allow\/time_of_day\/timezone: unknown time zone/],
+    ['bad date', route({ allow: { date: { after: '2026-01-01' } } }), /^p\.json:\/routes\/0\/allow\/date\/after: expected an RFC 3339/],
+    ['bad duration', route({ allow: { session_age: { max: '8 hours' } } }), /^p\.json:\/routes\/0\/allow\/session_age\/max: must match pattern/],
+    ['bad day', route({ allow: { day_of_week: { in: ['monday'] } } }), /^p\.json:\/routes\/0\/allow\/day_of_week\/in\/0: must be one of/],
+    ['invalid regex', route({ allow: { http_path: { matches: '(' } } }), /^p\.json:\/routes\/0\/allow\/http_path\/matches: invalid regular expression/],
+    ['catastrophic regex', route({ allow: { http_path: { matches: '(a+)+b' } } }), /^p\.json:\/routes\/0\/allow\/http_path\/matches: regular expression can backtrack catastrophically \(exponential\)/],
+    ['polynomial regex', route({ deny: { header: { name: 'x', matches: '.*a.*a.*a.*' } } }), /^p\.json:\/routes\/0\/deny\/header\/matches: regular expression can backtrack catastrophically/],
+    ['catastrophic path_regex', route({ match: { path_regex: '/(x|x)*y' } }), /^p\.json:\/routes\/0\/match\/path_regex: regular expression can backtrack/],
+    ['two path matchers', route({ match: { path: '/a', path_prefix: '/' } }), /^p\.json:\/routes\/0\/match: use only one of path_prefix, path, path_regex/],
+    ['path without slash', route({ match: { path_prefix: 'api' } }), /^p\.json:\/routes\/0\/match\/path_prefix: must match pattern/],
+    ['accept false', route({ allow: { accept: false } }), /^p\.json:\/routes\/0\/allow\/accept: must be true$/],
+  ];
+  for (const [name, doc, want] of cases) {
+    it(name, () => {
+      const list = problems(doc);
+      assert.equal(list.length, 1, list.join('\n'));
+      assert.match(list[0]!, want);
+    });
+  }
+
+  it('route ids are unique across files, and one bad file rejects the whole set', () => {
+    const a = JSON.stringify(route({ allow: { accept: true } }));
+    const r = compilePolicy([{ name: 'a.json', text: a }, { name: 'b.json', text: a }], ENV);
+    assert.equal(r.ok, false);
+    assert.match(`${(r as { problems: { file: string; pointer: string; message: string }[] }).problems[0]!.file}:${(r as { problems: { pointer: string }[] }).problems[0]!.pointer}`, /^b\.json:\/routes\/0\/id$/);
+  });
+
+  it('accepts the documented example and hashes the set', () => {
+    const doc = {
+      version: 1,
+      routes: [
+        {
+          id: 'grafana',
+          description: 'Dashboards for the SRE team',
+          match: { hosts: ['grafana.example.com'], path_prefix: '/' },
+          to: 'http://100.101.102.103:3000',
+          allow: { or: [{ groups: { has: 'sre' } }, { email: { is: 'boss@example.com' } }] },
+          deny: { http_method: { in: ['DELETE'] } },
+        },
+      ],
+    };
+    const r1 = compilePolicy([{ name: 'x.json', text: JSON.stringify(doc) }], ENV);
+    const r2 = compilePolicy([{ name: 'x.json', text: JSON.stringify(doc, null, 1) }], ENV);
+    assert.ok(r1.ok && r2.ok);
+    assert.match(r1.policy.hash, /^[0-9a-f]{64}$/);
+    assert.notEqual(r1.policy.hash, r2.policy.hash, 'the hash covers the file contents');
+    assert.ok(Object.isFrozen(r1.policy) && Object.isFrozen(r1.policy.routes));
+  });
+});

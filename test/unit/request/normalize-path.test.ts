@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { normalizePath } from '../../../src/request/normalize-path.js';
+
+describe('normalizePath', () => {
+  const ok: [string, string, string][] = [
+    ['/', '/', ''],
+    ['/a/b', '/a/b', ''],
+    ['/a/b/', '/a/b/', ''],
+    ['/a/b?x=1&y=%2F', '/a/b', 'x=1&y=%2F'],
+    ['//admin', '/admin', ''],
+    ['/a//b///c', '/a/b/c', ''],
+    ['/a/./b', '/a/b', ''],
+    ['/a/b/.', '/a/b/', ''],
+    ['/a/b/..', '/a/', ''],
+    ['/a/../b', '/b', ''],
+    ['/a/%2e%2e/b', '/b', ''],
+    ['/a/%2E./b', '/b', ''],
+    ['/a/.%2e/b', '/b', ''],
+    ['/%61dmin', '/admin', ''],
+    ['/%7euser', '/~user', ''],
+    ['/a%20b', '/a%20b', ''],
+    ['/a%3cb', '/a%3Cb', ''],
+    ['/caf%C3%A9', '/caf%C3%A9', ''],
+    ['/a/..', '/', ''],
+    ['/api/v1/../../admin', '/admin', ''],
+  ];
+  for (const [raw, path, query] of ok) {
+    it(`normalizes ${JSON.stringify(raw)} to ${JSON.stringify(path)}`, () => {
+      assert.deepEqual(normalizePath(raw), { ok: true, path, query });
+    });
+  }
+
+  const bad: [string, RegExp][] = [
+    ['/..', /climbs/],
+    ['/../etc/passwd', /climbs/],
+    ['/a/../../b', /climbs/],
+    ['/%2e%2e/x', /climbs/],
+    ['/a%2Fb', /encoded slash/],
+    ['/a%2fb', /encoded slash/],
+    ['/a%5Cb', /encoded slash or backslash/],
+    ['/a%5cb', /encoded slash or backslash/],
+    ['/a\\b', /backslash/],
+    ['/a%00b', /NUL/],
+    ['/a\u0000b', /NUL/],
+    ['/a%zz', /percent-encoding/],
+    ['/a%2', /percent-encoding/],
+    ['/a%', /percent-encoding/],
+    ['/a b', /space/],
+    ['/a\tb', /control/],
+    ['/a\nb', /control/],
+    ['/a#frag', /fragment/],
+    ['admin', /start with/],
+    ['', /start with/],
+    ['*', /start with/],
+    ['http://evil/x', /start with/],
+  ];
+  for (const [raw, why] of bad) {
+    it(`refuses ${JSON.stringify(raw)}`, () => {
+      const r = normalizePath(raw);
+      assert.equal(r.ok, false);
+      assert.match((r as { detail: string }).detail, why);
+    });
+  }
+});
