@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { VerdictError, type Problem } from '../errors.js';
+import { displayName } from '../policy-store/read-policy-dir.js';
 import { compileSchema } from '../schema-validator.js';
 import type { Config } from './config.js';
 import { applyEnv } from './env.js';
@@ -21,27 +22,26 @@ function deepFreeze<T>(o: T): T {
  * `file:pointer: message`; nothing starts on a config that is not valid.
  */
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
-  const name = file ?? '(built-in defaults)';
+  const name = file === undefined ? '(built-in defaults)' : displayName(resolve(cwd, file), cwd);
   let doc: unknown = {};
   if (file !== undefined) {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch (e) {
-      throw new VerdictError('CONFIG_UNREADABLE', `cannot read config file ${file}`, { detail: (e as Error).message, problems: [{ file, pointer: '', message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }] });
+      throw new VerdictError('CONFIG_UNREADABLE', `cannot read config file ${file}`, { detail: (e as Error).message, problems: [{ file: name, pointer: '', message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }] });
     }
     try {
       doc = JSON.parse(text);
     } catch (e) {
-      throw new VerdictError('CONFIG_UNREADABLE', `config file ${file} is not valid JSON`, { problems: [{ file, pointer: '', message: `not valid JSON: ${(e as Error).message}` }] });
+      throw new VerdictError('CONFIG_UNREADABLE', `config file ${file} is not valid JSON`, { problems: [{ file: name, pointer: '', message: `not valid JSON: ${(e as Error).message}` }] });
     }
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new VerdictError('CONFIG_INVALID', 'config must be a JSON object', { problems: [{ file: name, pointer: '', message: 'must be an object' }] });
   }
-  const envFileName = name;
   applyEnv(doc as Record<string, unknown>, env);
-  const problems: Problem[] = checkConfig(doc).map((p) => ({ file: envFileName, ...p }));
+  const problems: Problem[] = checkConfig(doc).map((p) => ({ file: name, ...p }));
   if (problems.length > 0) throw new VerdictError('CONFIG_INVALID', 'invalid configuration', { problems });
 
   const c = doc as Omit<Config, 'file'> & { policies: { dir: string }; audit: { path?: string } };

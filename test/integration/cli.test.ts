@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DEMO_POLICY } from '../helpers/app.js';
+import { verdict, verdictAsync, verdictAsyncResult } from '../helpers/cli.js';
+import { authClient, envoyCheckRequest } from '../helpers/envoy-client.js';
+import { TestIssuer } from '../helpers/idp.js';
+import { tempDir } from '../helpers/tmp.js';
+
+describe('verdict validate', () => {
+  it('accepts the example policies', () => {
+    const r = verdict(['validate']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^valid: \d+ routes in \d+ files, policy hash [0-9a-f]{64}$/m);
+  });
+
+  it('prints one file:pointer: message line per problem and exits 1', () => {
+    const t = tempDir();
+    t.write('p/a.json', { version: 1, routes: [{ id: 'a', allow: { grups: { has: 'x' } } }] });
+    t.write('p/b.json', '{"version": 1, "routes": [');
+    t.write('p/c.json', DEMO_POLICY);
+    const r = verdict(['validate', '--policies', join(t.dir, 'p')], { cwd: t.dir });
+    assert.equal(r.code, 1);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 2, r.stdout);
+    assert.equal(lines[0], 'p/a.json:/routes/0/allow/grups: unknown key "grups"');
+    assert.match(lines[1]!, /^p\/b\.json:: not valid JSON/);
+  });
+
+  it('reports config problems with their pointer', () => {
+    const t = tempDir();
+    const file = t.write('v.json', { grpc: { listen: 9191 } });
+    const r = verdict(['validate', '--config', 'v.json'], { cwd: t.dir });
+    assert.equal(file.endsWith('v.json'), true);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout.trim(), 'v.json:/grpc/listen: must be string');
+  });
+});
+
+describe('verdict test', () => {
+  it('passes on the repository example policies', () => {
+    const r = verdict(['test']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^\d+ passed, 0 failed$/m);
+  });
+
+  it('prints the difference of each failing case and exits 1', () => {
+    const t = tempDir();
+    t.write('policies/p.json', DEMO_POLICY);
+    t.write('policies/tests/t.json', {
+      cases: [
+        { name: 'right', request: { method: 'GET', host: 'status.example.com', path: '/' }, expect: { decision: 'allow', reasons: ['accept'] } },
+        { name: 'wrong', request: { method: 'GET', host: 'grafana.example.com', path: '/' }, identity: { sub: 'u', groups: ['dev'] }, expect: { decision: 'allow', status: 200, reasons: ['groups-ok'] } },
+      ],
+    });
+    const r = verdict(['test'], { cwd: t.dir });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^FAIL policies\/tests\/t\.json "wrong": decision: expected allow, got deny; status: expected 200, got 403; reasons: expected \["groups-ok"\], got \["email-unauthorized","groups-unauthorized"\]$/m);
+    assert.match(r.stdout, /^1 passed, 1 failed$/m);
+  });
+});
+
+describe('verdict explain', () => {
+  let idp: TestIssuer;
+  before(async () => {
+    idp = await TestIssuer.start(['ES256']);
+  });
+  after(() => idp.close());
+
+  it('decides the example request', () => {
+    const r = verdict(['explain', '--request', 'examples/check-request.json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.decision, 'allow');
+    assert.equal(out.status, 200);
+    assert.equal(out.route, 'status');
+    assert.deepEqual(out.reasons, ['accept']);
+    assert.equal(out.identity, null);
+  });
+
+  it('verifies a bearer token in the request like serve does', async () => {
+    const t = tempDir();
+    t.write('policies/p.json', DEMO_POLICY);
+    const config = t.write('verdict.json', { identity: { jwt: [{ issuer: idp.issuer, jwks_uri: idp.jwksUri, audiences: ['verdict'], algorithms: ['ES256'] }] } });
+    const good = await idp.token({ sub: 'alice', groups: ['sre'] });
+    const req = (token: string) => t.write(`req-${token.length}.json`, { attributes: { request: { http: { method: 'GET', host: 'grafana.example.com', path: '/', headers: { authorization: `Bearer ${token}` } } } } });
+    const ok = JSON.parse((await verdictAsyncResult(['explain', '--config', config, '--request', req(good)])).stdout);
+    assert.equal(ok.decision, 'allow');
+    assert.deepEqual(ok.identity.groups, ['sre']);
+    assert.equal(ok.identity.user, 'alice');
+    const bad = JSON.parse((await verdictAsyncResult(['explain', '--config', config, '--request', req(`${good}x`)])).stdout);
+    assert.equal(bad.decision, 'deny');
+    assert.equal(bad.status, 401);
+    assert.deepEqual(bad.reasons, ['invalid-token', 'user-unauthenticated']);
+    assert.equal(bad.identity, null);
+  });
+
+  it('denies a request without HTTP attributes', () => {
+    const t = tempDir();
+    const r = verdict(['explain', '--request', t.write('r.json', { attributes: {} })]);
+    assert.equal(JSON.parse(r.stdout).status, 400);
+  });
+});
+
+describe('verdict serve', () => {
+  it('refuses to start on an invalid policy with one line naming file and pointer', () => {
+    const t = tempDir();
+    t.write('policies/bad.json', { version: 1, routes: [{ id: 'x', allow: { http_path: { matches: '(a+)+$' } } }] });
+    const r = verdict(['serve'], { cwd: t.dir, env: { VERDICT_GRPC_LISTEN: '127.0.0.1:0', VERDICT_HTTP_LISTEN: '127.0.0.1:0' } });
+    assert.notEqual(r.code, 0);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /policies\/bad\.json:\/routes\/0\/allow\/http_path\/matches: regular expression can backtrack catastrophically/);
+  });
+
+  it('refuses to start on an invalid config', () => {
+    const t = tempDir();
+    const r = verdict(['serve', '--config', t.write('v.json', { audit: { sink: 'kafka' } })], { cwd: t.dir });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr.trim(), /^verdict: refusing to start: v\.json:\/audit\/sink: must be one of \["stdout","file"\]$/);
+  });
+
+  it('serves, then on SIGTERM turns not-ready, finishes, audits shutdown and exits 0', async () => {
+    const t = tempDir();
+    t.write('policies/p.json', DEMO_POLICY);
+    const config = t.write('verdict.json', { grpc: { listen: '127.0.0.1:0' }, http: { listen: '127.0.0.1:0' }, audit: { sink: 'file', path: 'audit.jsonl' } });
+    const child = verdictAsync(['serve', '--config', config], { cwd: t.dir });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // The operational log (stderr) says where it listens.
+    while (!/verdict serving/.test(stderr)) await once(child.stderr, 'data');
+    const line = JSON.parse(stderr.split('\n').find((l) => l.includes('verdict serving'))!);
+    const grpcPort = Number(String(line.grpc).split(':').pop());
+    const httpPort = Number(String(line.http).split(':').pop());
+    assert.equal((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200);
+    const client = authClient(grpcPort);
+    const res = await client.check(envoyCheckRequest({ host: 'status.example.com' }));
+    client.close();
+    assert.equal(res.status?.code ?? 0, 0);
+    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    assert.match(metrics, /verdict_decisions_total\{route="public",decision="allow",status="200",transport="grpc"\} 1/);
+    assert.match(metrics, /verdict_decision_reasons_total\{route="public",decision="allow",reason="accept"\} 1/);
+    assert.match(metrics, /verdict_check_duration_seconds_count\{transport="grpc"\} 1/);
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0);
+    const records = readFileSync(join(t.dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(records.map((r) => r['event.action']), ['start', 'authorize', 'shutdown']);
+    assert.equal(records[2]['verdict.shutdown_reason'], 'SIGTERM');
+  });
+});

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../../src/config/load-config.js';
+import { VerdictError } from '../../../src/errors.js';
+import { tempDir } from '../../helpers/tmp.js';
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof VerdictError);
+    return e.problems.map((p) => `${p.file}:${p.pointer}: ${p.message}`);
+  }
+  assert.fail('expected a refusal');
+}
+
+describe('config', () => {
+  it('has documented defaults without a file', () => {
+    const c = loadConfig(undefined, {}, '/srv/verdict');
+    assert.equal(c.grpc.listen, '0.0.0.0:9191');
+    assert.equal(c.http.listen, '0.0.0.0:9292');
+    assert.deepEqual(c.http.trusted_proxies, []);
+    assert.equal(c.policies.dir, '/srv/verdict/policies');
+    assert.equal(c.policies.require_route_id, false);
+    assert.equal(c.audit.sink, 'stdout');
+    assert.equal(c.audit.include_query, false);
+    assert.deepEqual(c.identity.jwt, []);
+    assert.equal(c.response.expose_reasons, true);
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.grpc));
+  });
+
+  it('resolves relative paths against the config file and fills issuer defaults', () => {
+    const t = tempDir();
+    const file = t.write('conf/verdict.json', {
+      policies: { dir: '../pol' },
+      audit: { sink: 'file', path: 'logs/audit.jsonl' },
+      identity: { jwt: [{ issuer: 'https://idp', jwks_uri: 'https://idp/jwks', audiences: ['verdict'] }] },
+    });
+    const c = loadConfig(file, {}, '/elsewhere');
+    assert.equal(c.policies.dir, join(t.dir, 'pol'));
+    assert.equal(c.audit.path, join(t.dir, 'conf/logs/audit.jsonl'));
+    assert.deepEqual(c.identity.jwt[0]!.algorithms, ['RS256', 'ES256']);
+    assert.equal(c.identity.jwt[0]!.groups_claim, 'groups');
+  });
+
+  it('lets environment variables override keys, validated like the file', () => {
+    const c = loadConfig(undefined, { VERDICT_GRPC_LISTEN: '127.0.0.1:7000', VERDICT_REQUIRE_ROUTE_ID: 'true', VERDICT_POLICIES_DIR: 'p2' }, '/w');
+    assert.equal(c.grpc.listen, '127.0.0.1:7000');
+    assert.equal(c.policies.require_route_id, true);
+    assert.equal(c.policies.dir, '/w/p2');
+    assert.deepEqual(problemsOf(() => loadConfig(undefined, { VERDICT_GRPC_LISTEN: 'nonsense' })), ['(built-in defaults):/grpc/listen: must match pattern "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"']);
+  });
+
+  it('refuses unknown keys, wrong types, HMAC algorithms and a file sink without a path', () => {
+    const t = tempDir();
+    const bad = (doc: unknown) => problemsOf(() => loadConfig(t.write(`c${Math.random()}.json`, doc), {}));
+    assert.match(bad({ grpc: { listen: '127.0.0.1:1', extra: 1 } })[0]!, /:\/grpc\/extra: unknown key "extra"$/);
+    assert.match(bad({ policies: { require_route_id: 'yes' } })[0]!, /:\/policies\/require_route_id: must be boolean$/);
+    assert.match(bad({ identity: { jwt: [{ issuer: 'i', jwks_uri: 'https://i/j', audiences: ['a'], algorithms: ['HS256'] }] } })[0]!, /:\/identity\/jwt\/0\/algorithms\/0: must be one of/);
+    assert.match(bad({ identity: { jwt: [{ issuer: 'i', jwks_uri: 'https://i/j', audiences: ['a'], algorithms: ['none'] }] } })[0]!, /must be one of/);
+    assert.match(bad({ identity: { jwt: [{ issuer: 'i', jwks_uri: 'https://i/j' }] } })[0]!, /:\/identity\/jwt\/0: missing required key "audiences"$/);
+    assert.match(bad({ audit: { sink: 'file' } })[0]!, /:\/audit: missing required key "path"$/);
+    assert.match(bad([])[0]!, /: must be an object$/);
+    assert.match(problemsOf(() => loadConfig(t.write('broken.json', '{'), {}))[0]!, /broken\.json:: not valid JSON/);
+    assert.match(problemsOf(() => loadConfig(join(t.dir, 'missing.json'), {}))[0]!, /missing\.json:: cannot read: ENOENT/);
+  });
+});
