@@ -27,7 +27,8 @@ function headerMap(http: NonNullable<NonNullable<CheckRequestLike['attributes']>
 function addRaw(out: Map<string, string>, h: HeaderValueLike): void {
   if (!h.key) return;
   const raw = h.raw_value;
-  const value = raw === undefined || raw === null ? (h.value ?? '') : typeof raw === 'string' ? Buffer.from(raw, 'base64').toString('utf8') : Buffer.from(raw).toString('utf8');
+  // Decoded messages carry an empty raw_value by default: only a non-empty one wins over `value`.
+  const value = raw === undefined || raw === null || raw.length === 0 ? (h.value ?? '') : typeof raw === 'string' ? Buffer.from(raw, 'base64').toString('utf8') : Buffer.from(raw).toString('utf8');
   const key = h.key.toLowerCase();
   const prev = out.get(key);
   out.set(key, prev === undefined ? value : `${prev},${value}`);

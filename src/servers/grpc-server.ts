@@ -1,12 +1,26 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { AUTHORIZATION_SERVICE, authPackageDefinition } from '../envoy/protos.js';
+import { authCodec } from '../envoy/codec.js';
+import { AUTHORIZATION_SERVICE } from '../envoy/protos.js';
 import type { CheckRequestLike } from '../request/check-request.js';
 
 export type CheckHandler = (request: CheckRequestLike, deadlineMs: number | undefined) => Promise<Record<string, unknown>>;
 
-interface AuthPackage {
-  envoy: { service: { auth: { v3: { Authorization: { service: grpc.ServiceDefinition } } } } };
+/** `Authorization/Check` as grpc-js sees it, with Verdict's codec (envoy/codec.ts). */
+function authorizationService(): grpc.ServiceDefinition {
+  const codec = authCodec();
+  return {
+    Check: {
+      path: `/${AUTHORIZATION_SERVICE}/Check`,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: codec.encodeRequest,
+      requestDeserialize: codec.decodeRequest,
+      responseSerialize: codec.encodeResponse,
+      responseDeserialize: codec.decodeResponse,
+      originalName: 'check',
+    },
+  };
 }
 
 function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
@@ -25,8 +39,7 @@ export class GrpcServer {
   readonly health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });
 
   constructor(handler: CheckHandler, onHandlerError: (e: unknown) => Record<string, unknown>) {
-    const pkg = grpc.loadPackageDefinition(authPackageDefinition()) as unknown as AuthPackage;
-    this.server.addService(pkg.envoy.service.auth.v3.Authorization.service, {
+    this.server.addService(authorizationService(), {
       Check: (call: grpc.ServerUnaryCall<CheckRequestLike, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         handler(call.request, deadlineOf(call)).then(
           (response) => callback(null, response),

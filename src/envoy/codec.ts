@@ -1,0 +1,58 @@
+import { accessSync, constants } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import protobuf from 'protobufjs';
+import type { CheckRequestLike } from '../request/check-request.js';
+import { AUTHORIZATION_SERVICE, envoyProtoIncludeDirs } from './protos.js';
+
+/**
+ * The hot-path codec for CheckRequest/CheckResponse, built with protobufjs from
+ * Envoy's own protos. It skips proto-loader's object conversion (toObject/fromObject),
+ * which costs more than Verdict's whole decision: requests are read as decoded
+ * messages (field names as in the .proto, defaults on the prototype) and responses are
+ * encoded from plain objects of the same shape. bench/README.md has the numbers.
+ */
+function loadRoot(): protobuf.Root {
+  const root = new protobuf.Root();
+  const dirs = envoyProtoIncludeDirs();
+  const original = root.resolvePath.bind(root);
+  root.resolvePath = (origin, target) => {
+    if (isAbsolute(target)) return target;
+    for (const dir of dirs) {
+      const full = join(dir, target);
+      try {
+        accessSync(full, constants.R_OK);
+        return full;
+      } catch {
+        // try the next include folder
+      }
+    }
+    return original(origin, target);
+  };
+  root.loadSync('envoy/service/auth/v3/external_auth.proto', { keepCase: true });
+  root.resolveAll();
+  return root;
+}
+
+export interface AuthCodec {
+  decodeRequest(buf: Buffer): CheckRequestLike;
+  encodeRequest(req: unknown): Buffer;
+  encodeResponse(res: unknown): Buffer;
+  decodeResponse(buf: Buffer): Record<string, unknown>;
+}
+
+let cached: AuthCodec | undefined;
+
+export function authCodec(): AuthCodec {
+  if (cached) return cached;
+  const root = loadRoot();
+  const Request = root.lookupType(`${AUTHORIZATION_SERVICE.replace(/\.Authorization$/, '')}.CheckRequest`);
+  const Response = root.lookupType(`${AUTHORIZATION_SERVICE.replace(/\.Authorization$/, '')}.CheckResponse`);
+  cached = {
+    decodeRequest: (buf) => Request.decode(buf) as unknown as CheckRequestLike,
+    encodeRequest: (req) => Buffer.from(Request.encode(Request.fromObject(req as Record<string, unknown>)).finish()),
+    // Plain objects are encoded as they are: enums as numbers, Struct values camelCase.
+    encodeResponse: (res) => Buffer.from(Response.encode(res as Record<string, unknown>).finish()),
+    decodeResponse: (buf) => Response.toObject(Response.decode(buf), { enums: Number, defaults: false }),
+  };
+  return cached;
+}
