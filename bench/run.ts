@@ -104,9 +104,9 @@ interface Run {
   failed: number;
 }
 
-function h2load(port: number, n: number, rpsPerClient?: number): Run {
+function h2load(port: number, n: number, rpsPerClient?: number, clients = CLIENTS, streams = STREAMS): Run {
   const log = join(dir, `h2load-${port}-${Date.now()}.log`);
-  const argv = ['-n', String(n), '-c', String(CLIENTS), '-m', String(STREAMS), '-d', join(dir, 'body.bin'), '-H', 'content-type: application/grpc', '-H', 'te: trailers', '--log-file', log];
+  const argv = ['-n', String(n), '-c', String(clients), '-m', String(streams), '-d', join(dir, 'body.bin'), '-H', 'content-type: application/grpc', '-H', 'te: trailers', '--log-file', log];
   if (rpsPerClient !== undefined) argv.push('--rps', String(rpsPerClient));
   argv.push(`http://127.0.0.1:${port}/envoy.service.auth.v3.Authorization/Check`);
   const r = spawnSync('h2load', argv, { encoding: 'utf8' });
@@ -146,6 +146,8 @@ const verdictPeak = median(peak.verdict, 'rps');
 const half = Math.max(1, Math.floor(noopPeak / 2 / CLIENTS));
 const rateN = Math.min(REQUESTS, half * CLIENTS * 8);
 const atHalf = { noop: h2load(noopPort, rateN, half), verdict: h2load(verdictPort, rateN, half) };
+// One request at a time: the service time itself, without queueing behind other streams.
+const serial = { noop: h2load(noopPort, 5000, undefined, 1, 1), verdict: h2load(verdictPort, 5000, undefined, 1, 1) };
 
 const f = (x: number, d = 0) => x.toFixed(d);
 const rows = [
@@ -156,7 +158,10 @@ const rows = [
   [`at ${half * CLIENTS}/s (half the no-op peak): achieved/s`, f(atHalf.noop.rps), f(atHalf.verdict.rps), ''],
   ['  p50 ms', f(atHalf.noop.p50, 2), f(atHalf.verdict.p50, 2), ''],
   ['  p99 ms', f(atHalf.noop.p99, 2), f(atHalf.verdict.p99, 2), ''],
-  ['failed requests (all runs)', String([...peak.noop, atHalf.noop].reduce((s, r) => s + r.failed, 0)), String([...peak.verdict, atHalf.verdict].reduce((s, r) => s + r.failed, 0)), ''],
+  ['one at a time (1 connection × 1 stream): req/s', f(serial.noop.rps), f(serial.verdict.rps), ''],
+  ['  p50 ms', f(serial.noop.p50, 3), f(serial.verdict.p50, 3), ''],
+  ['  p99 ms', f(serial.noop.p99, 3), f(serial.verdict.p99, 3), ''],
+  ['failed requests (all runs)', String([...peak.noop, atHalf.noop, serial.noop].reduce((s, r) => s + r.failed, 0)), String([...peak.verdict, atHalf.verdict, serial.verdict].reduce((s, r) => s + r.failed, 0)), ''],
 ];
 process.stdout.write(`\nVerdict bench: ${REQUESTS} requests × ${ROUNDS} rounds, ${CLIENTS} connections × ${STREAMS} streams, audit sink ${sink}, node ${process.version}\n`);
 process.stdout.write(`rounds (no-op / Verdict req/s): ${peak.noop.map((r, i) => `${f(r.rps)} / ${f(peak.verdict[i]!.rps)}`).join(', ')}\n\n`);

@@ -40,7 +40,7 @@ export interface StartOptions {
 export async function startVerdict(config: Config, options: StartOptions): Promise<RunningVerdict> {
   const { log } = options;
   const policySet = loadPolicyDir(config.policies.dir);
-  const audit = options.audit ?? createAuditSink({ sink: config.audit.sink, path: config.audit.path });
+  const audit = options.audit ?? createAuditSink({ sink: config.audit.sink, path: config.audit.path, maxDelayMs: durationMs(config.audit.max_delay) });
   const policies = new PolicyStore(config.policies.dir, policySet);
   const metrics = new Metrics();
   const identity = identityFromConfig(config);

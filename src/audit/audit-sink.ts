@@ -16,7 +16,15 @@ export interface AuditSink {
 export interface AuditSinkOptions {
   readonly sink: 'stdout' | 'file';
   readonly path?: string | undefined;
+  /** Longest time a record may sit in the in-process buffer before it is written. */
+  readonly maxDelayMs: number;
 }
+
+// Records are written in batches: one write per 8 KiB or per `maxDelayMs`, not one
+// syscall per decision (which cost more than the decision itself). The buffer is
+// bounded; if the destination cannot keep up, the sink fails and checks are denied.
+const BATCH_BYTES = 8 * 1024;
+const MAX_BUFFER_BYTES = 64 * 1024 * 1024;
 
 /**
  * The audit trail is a pino logger of its own, apart from operational logs (stderr):
@@ -25,10 +33,19 @@ export interface AuditSinkOptions {
  */
 export function createAuditSink(options: AuditSinkOptions): AuditSink {
   if (options.sink === 'file') mkdirSync(dirname(options.path!), { recursive: true });
-  const dest = pino.destination({ dest: options.sink === 'file' ? options.path! : 1, sync: false, minLength: 0 });
+  const dest = pino.destination({
+    dest: options.sink === 'file' ? options.path! : 1,
+    sync: false,
+    minLength: BATCH_BYTES,
+    maxLength: MAX_BUFFER_BYTES,
+    periodicFlush: Math.max(1, options.maxDelayMs),
+  });
   let failure: Error | undefined;
   dest.on('error', (e: Error) => {
     failure ??= e;
+  });
+  dest.on('drop', () => {
+    failure ??= new Error('audit buffer overflow: the destination cannot keep up');
   });
   const logger: Logger = pino(
     { base: null, timestamp: false, formatters: { level: (label) => ({ 'log.level': label }) }, messageKey: 'message' },

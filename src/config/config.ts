@@ -16,7 +16,7 @@ export interface Config {
   readonly grpc: { readonly listen: string };
   readonly http: { readonly listen: string; readonly trusted_proxies: readonly string[] };
   readonly policies: { readonly dir: string; readonly require_route_id: boolean; readonly watch: boolean; readonly reload_debounce: string };
-  readonly audit: { readonly sink: 'stdout' | 'file'; readonly path: string | undefined; readonly include_query: boolean };
+  readonly audit: { readonly sink: 'stdout' | 'file'; readonly path: string | undefined; readonly include_query: boolean; readonly max_delay: string };
   readonly identity: {
     readonly max_token_bytes: number;
     readonly token_cache_size: number;

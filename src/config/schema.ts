@@ -54,6 +54,7 @@ export function configSchema(): Record<string, unknown> {
           sink: { enum: ['stdout', 'file'], default: 'stdout' },
           path: { type: 'string', minLength: 1 },
           include_query: { type: 'boolean', default: false },
+          max_delay: duration('100ms'),
         },
         if: { properties: { sink: { const: 'file' } }, required: ['sink'] },
         then: { required: ['path'] },

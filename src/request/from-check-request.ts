@@ -16,8 +16,10 @@ export type FactsResult =
 function headerMap(http: NonNullable<NonNullable<CheckRequestLike['attributes']>['request']>['http']): Map<string, string> {
   const out = new Map<string, string>();
   if (!http) return out;
-  if (http.headers) {
-    for (const [k, v] of Object.entries(http.headers)) out.set(k.toLowerCase(), String(v));
+  const headers = http.headers;
+  if (headers) {
+    // Envoy sends lower-case names; lower-casing anyway keeps other senders honest.
+    for (const k in headers) if (Object.hasOwn(headers, k)) out.set(k.toLowerCase(), String(headers[k]));
   }
   // Envoy sends `header_map` instead when `encode_raw_headers` is on (1.28+).
   for (const h of http.header_map?.headers ?? []) addRaw(out, h);
@@ -55,9 +57,16 @@ export function factsFromCheckRequest(req: CheckRequestLike, options: FactsOptio
   const routeId = attrs.context_extensions?.route;
   const rawHost = http?.host || headers.get(':authority') || headers.get('host') || '';
   const rawPath = http?.path || headers.get(':path') || '';
-  const base = {
-    method: http?.method || headers.get(':method') || '',
+  const method = http?.method || headers.get(':method') || '';
+  const host = normalizeRequestHost(rawHost);
+  const p = normalizePath(rawPath);
+  // One object shape for every request (fixed property order): keeps property access monomorphic.
+  const facts: RequestFacts = {
+    method,
     scheme: http?.scheme || headers.get(':scheme') || '',
+    host: host ?? '',
+    path: p.ok ? p.path : withoutQuery(rawPath),
+    query: p.ok ? p.query : '',
     headers,
     sourceIp: clientFromXff(headers, options.xffTrustedHops) ?? (socket?.address || undefined),
     sourcePort: port !== undefined && Number.isInteger(port) && port > 0 ? port : undefined,
@@ -65,16 +74,14 @@ export function factsFromCheckRequest(req: CheckRequestLike, options: FactsOptio
     routeId: routeId === undefined || routeId === '' ? undefined : routeId,
     protocol: http?.protocol || undefined,
   };
-  const partial = (): RequestFacts => {
-    const q = rawPath.indexOf('?');
-    return { ...base, host: normalizeRequestHost(rawHost) ?? '', path: q < 0 ? rawPath : rawPath.slice(0, q), query: '' };
-  };
+  if (!http) return { ok: false, reason: 'bad-request', detail: 'CheckRequest has no attributes.request.http (not an HTTP request)', facts, rawPath };
+  if (method === '') return { ok: false, reason: 'bad-request', detail: 'request has no method', facts, rawPath };
+  if (host === undefined) return { ok: false, reason: 'bad-request', detail: 'host is not a valid host name', facts, rawPath };
+  if (!p.ok) return { ok: false, reason: 'invalid-path', detail: p.detail, facts, rawPath };
+  return { ok: true, facts, rawPath };
+}
 
-  if (!http) return { ok: false, reason: 'bad-request', detail: 'CheckRequest has no attributes.request.http (not an HTTP request)', facts: partial(), rawPath };
-  if (base.method === '') return { ok: false, reason: 'bad-request', detail: 'request has no method', facts: partial(), rawPath };
-  const host = normalizeRequestHost(rawHost);
-  if (host === undefined) return { ok: false, reason: 'bad-request', detail: 'host is not a valid host name', facts: partial(), rawPath };
-  const p = normalizePath(rawPath);
-  if (!p.ok) return { ok: false, reason: 'invalid-path', detail: p.detail, facts: partial(), rawPath };
-  return { ok: true, facts: { ...base, host, path: p.path, query: p.query }, rawPath };
+function withoutQuery(p: string): string {
+  const q = p.indexOf('?');
+  return q < 0 ? p : p.slice(0, q);
 }

@@ -16,6 +16,22 @@ function isUnreserved(b: number): boolean {
 }
 
 /**
+ * The common case, checked in one pass: only plain characters, no `%`, no `//`, and no
+ * segment starting with a dot. Such a path is its own normal form.
+ */
+function isAlreadyNormal(p: string): boolean {
+  for (let i = 0; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || c === 37 /* % */ || c === 92 /* \ */ || c === 35 /* # */) return false;
+    if (c === 47 /* / */) {
+      const next = p.charCodeAt(i + 1);
+      if (next === 47 || next === 46 /* . */) return false;
+    }
+  }
+  return true;
+}
+
+/**
  * RFC 3986 path normalization as policies see it: split off the query, decode
  * percent-encoded unreserved characters (other escapes stay, upper-cased), merge
  * repeated slashes, resolve `.` and `..`. Anything an upstream could read as a
@@ -27,6 +43,7 @@ export function normalizePath(raw: string): PathResult {
   const pathPart = q < 0 ? raw : raw.slice(0, q);
   const query = q < 0 ? '' : raw.slice(q + 1);
   if (!pathPart.startsWith('/')) return { ok: false, detail: 'path does not start with /' };
+  if (isAlreadyNormal(pathPart)) return { ok: true, path: pathPart, query };
 
   let decoded = '';
   for (let i = 0; i < pathPart.length; i++) {
