@@ -1,24 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { loadConfig } from '../config/load-config.js';
 import { checkRequestFromJson } from '../envoy/check-request-json.js';
 import { identityFromConfig } from '../identity/from-config.js';
 import { NO_IDENTITY } from '../identity/identity-result.js';
 import { denial } from '../policy/decision.js';
 import { evaluate } from '../policy/evaluate.js';
-import { loadPolicyDir } from '../policy-store/policy-store.js';
 import { factsFromCheckRequest } from '../request/from-check-request.js';
-import { err, oneLine, out, problemsOf } from './io.js';
+import { err, loadForCommand, out } from './io.js';
 
 /** One decision with no server and no audit record, printed as JSON. */
 export async function explain(configFile: string | undefined, requestFile: string): Promise<number> {
-  let config, policy, json: unknown;
-  try {
-    config = loadConfig(configFile);
-    policy = loadPolicyDir(config.policies.dir);
-  } catch (e) {
-    err(`verdict: ${oneLine(problemsOf(e, configFile ?? '(config)'))}`);
-    return 2;
-  }
+  const loaded = loadForCommand(configFile);
+  if (!loaded) return 2;
+  const { config, policy } = loaded;
+  let json: unknown;
   try {
     json = JSON.parse(readFileSync(requestFile, 'utf8'));
   } catch (e) {

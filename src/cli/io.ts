@@ -1,4 +1,8 @@
+import type { Config } from '../config/config.js';
+import { loadConfig } from '../config/load-config.js';
 import { formatProblem, isVerdictError, type Problem } from '../errors.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import { loadPolicyDir } from '../policy-store/policy-store.js';
 
 export const out = (line: string): void => void process.stdout.write(`${line}\n`);
 export const err = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -12,4 +16,15 @@ export function problemsOf(e: unknown, fallbackFile: string): Problem[] {
 export function oneLine(problems: readonly Problem[]): string {
   const first = formatProblem(problems[0]!);
   return problems.length > 1 ? `${first} (and ${problems.length - 1} more; run verdict validate)` : first;
+}
+
+/** Config and policy set for the one-shot commands; prints the first problem and returns undefined on failure. */
+export function loadForCommand(configFile: string | undefined): { config: Config; policy: PolicySet } | undefined {
+  try {
+    const config = loadConfig(configFile);
+    return { config, policy: loadPolicyDir(config.policies.dir) };
+  } catch (e) {
+    err(`verdict: ${oneLine(problemsOf(e, configFile ?? '(config)'))}`);
+    return undefined;
+  }
 }

@@ -1,11 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../config/load-config.js';
 import { formatProblem } from '../errors.js';
 import { parseTestFile, runCase } from '../policy-test/run-cases.js';
-import { loadPolicyDir } from '../policy-store/policy-store.js';
 import { displayName } from '../policy-store/read-policy-dir.js';
-import { err, oneLine, out, problemsOf } from './io.js';
+import { err, loadForCommand, out } from './io.js';
 
 function testFiles(paths: readonly string[]): string[] {
   const files: string[] = [];
@@ -21,14 +19,9 @@ function testFiles(paths: readonly string[]): string[] {
 
 /** Runs policy test files; default: the `tests/` folder beside the policies. */
 export function test(configFile: string | undefined, paths: readonly string[]): number {
-  let config, policy;
-  try {
-    config = loadConfig(configFile);
-    policy = loadPolicyDir(config.policies.dir);
-  } catch (e) {
-    err(`verdict: ${oneLine(problemsOf(e, configFile ?? '(config)'))}`);
-    return 2;
-  }
+  const loaded = loadForCommand(configFile);
+  if (!loaded) return 2;
+  const { config, policy } = loaded;
   let files: string[];
   try {
     files = testFiles(paths.length > 0 ? paths : [join(config.policies.dir, 'tests')]);

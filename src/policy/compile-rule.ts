@@ -3,7 +3,7 @@ import { RuleCompileError, pointerJoin } from './compile-error.js';
 import { CRITERIA_BY_NAME } from './criteria/index.js';
 import type { CompileEnv } from './criteria/criterion.js';
 import { criterionReasons } from './reasons.js';
-import { FALSE, TRUE, UNKNOWN, type Outcome } from './tri.js';
+import { FALSE, TRUE, UNKNOWN, type Outcome, type Tri } from './tri.js';
 
 export type CompiledRule = (ctx: EvalContext) => Outcome;
 
@@ -20,30 +20,19 @@ function union(outcomes: readonly Outcome[], value: number): string[] {
 
 /**
  * and/or evaluate every child (no short-circuit) so the reported reasons do not depend
- * on the order of the children. Kleene logic: FALSE dominates `and`, TRUE dominates
- * `or`, otherwise UNKNOWN (needs identity) wins over the neutral value.
+ * on the order of the children. Kleene logic: the dominant value (FALSE for `and`, TRUE
+ * for `or`) decides; otherwise UNKNOWN (needs identity) wins over the neutral value.
  */
-function andOf(children: CompiledRule[]): CompiledRule {
+function combine(children: CompiledRule[], dominant: Tri): CompiledRule {
+  const neutral: Tri = dominant === FALSE ? TRUE : FALSE;
   return (ctx) => {
     const results = children.map((c) => c(ctx));
     let sawUnknown = false;
     for (const r of results) {
-      if (r.value === FALSE) return { value: FALSE, reasons: union(results, FALSE) };
+      if (r.value === dominant) return { value: dominant, reasons: union(results, dominant) };
       if (r.value === UNKNOWN) sawUnknown = true;
     }
-    return sawUnknown ? { value: UNKNOWN, reasons: union(results, UNKNOWN) } : { value: TRUE, reasons: union(results, TRUE) };
-  };
-}
-
-function orOf(children: CompiledRule[]): CompiledRule {
-  return (ctx) => {
-    const results = children.map((c) => c(ctx));
-    let sawUnknown = false;
-    for (const r of results) {
-      if (r.value === TRUE) return { value: TRUE, reasons: union(results, TRUE) };
-      if (r.value === UNKNOWN) sawUnknown = true;
-    }
-    return sawUnknown ? { value: UNKNOWN, reasons: union(results, UNKNOWN) } : { value: FALSE, reasons: union(results, FALSE) };
+    return sawUnknown ? { value: UNKNOWN, reasons: union(results, UNKNOWN) } : { value: neutral, reasons: union(results, neutral) };
   };
 }
 
@@ -67,7 +56,7 @@ export function compileRule(rule: unknown, pointer: string, env: CompileEnv): Co
   if (key === 'and' || key === 'or') {
     if (!Array.isArray(arg) || arg.length === 0) throw new RuleCompileError(at, `${key} takes a non-empty array of rules`);
     const children = arg.map((r, i) => compileRule(r, pointerJoin(at, i), env));
-    return key === 'and' ? andOf(children) : orOf(children);
+    return combine(children, key === 'and' ? FALSE : TRUE);
   }
   if (key === 'not') return notOf(compileRule(arg, at, env));
 

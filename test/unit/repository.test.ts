@@ -65,7 +65,7 @@ describe('the repository keeps its documentation and schemas in step with the co
 
   it('each criterion lives in its own file and is registered', () => {
     const dir = join(ROOT, 'src/policy/criteria');
-    const criterionFiles = readdirSync(dir).filter((f) => !['index.ts', 'criterion.ts'].includes(f));
+    const criterionFiles = readdirSync(dir).filter((f) => !['index.ts', 'criterion.ts', 'string-criterion.ts'].includes(f));
     const index = readFileSync(join(dir, 'index.ts'), 'utf8');
     for (const f of criterionFiles) assert.ok(index.includes(`'./${f.replace('.ts', '.js')}'`), `${f} registered`);
   });

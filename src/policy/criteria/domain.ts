@@ -1,5 +1,4 @@
-import { compileStringMatcher, stringMatcherSchema } from '../matchers.js';
-import type { Criterion } from './criterion.js';
+import { stringCriterion } from './string-criterion.js';
 
 /** Domain part of a verified email, lower case (domains are case-insensitive). */
 export function emailDomain(email: string | undefined): string | undefined {
@@ -8,13 +7,4 @@ export function emailDomain(email: string | undefined): string | undefined {
   return at < 0 ? undefined : email.slice(at + 1).toLowerCase();
 }
 
-export const domain: Criterion = {
-  name: 'domain',
-  needsIdentity: true,
-  summary: 'domain part of the verified email (lower case), string matcher',
-  argumentSchema: stringMatcherSchema(),
-  compile(arg, pointer, env) {
-    const test = compileStringMatcher(arg, pointer, env.checkRegex);
-    return (ctx) => test(emailDomain(ctx.principal!.email));
-  },
-};
+export const domain = stringCriterion('domain', true, 'domain part of the verified email (lower case), string matcher', (ctx) => emailDomain(ctx.principal!.email));

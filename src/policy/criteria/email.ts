@@ -1,13 +1,3 @@
-import { compileStringMatcher, stringMatcherSchema } from '../matchers.js';
-import type { Criterion } from './criterion.js';
+import { stringCriterion } from './string-criterion.js';
 
-export const email: Criterion = {
-  name: 'email',
-  needsIdentity: true,
-  summary: 'verified email of the identity, string matcher',
-  argumentSchema: stringMatcherSchema(),
-  compile(arg, pointer, env) {
-    const test = compileStringMatcher(arg, pointer, env.checkRegex);
-    return (ctx) => test(ctx.principal!.email);
-  },
-};
+export const email = stringCriterion('email', true, 'verified email of the identity, string matcher', (ctx) => ctx.principal!.email);

@@ -1,13 +1,3 @@
-import { compileStringMatcher, stringMatcherSchema } from '../matchers.js';
-import type { Criterion } from './criterion.js';
+import { stringCriterion } from './string-criterion.js';
 
-export const httpMethod: Criterion = {
-  name: 'http_method',
-  needsIdentity: false,
-  summary: 'request method (case-sensitive, as sent), string matcher',
-  argumentSchema: stringMatcherSchema(),
-  compile(arg, pointer, env) {
-    const test = compileStringMatcher(arg, pointer, env.checkRegex);
-    return (ctx) => test(ctx.facts.method);
-  },
-};
+export const httpMethod = stringCriterion('http_method', false, 'request method (case-sensitive, as sent), string matcher', (ctx) => ctx.facts.method);

@@ -1,0 +1,17 @@
+import type { EvalContext } from '../context.js';
+import { compileStringMatcher, stringMatcherSchema } from '../matchers.js';
+import type { Criterion } from './criterion.js';
+
+/** A criterion that applies a string matcher to one value of the request or identity. */
+export function stringCriterion(name: string, needsIdentity: boolean, summary: string, value: (ctx: EvalContext) => string | undefined): Criterion {
+  return {
+    name,
+    needsIdentity,
+    summary,
+    argumentSchema: stringMatcherSchema(),
+    compile(arg, pointer, env) {
+      const test = compileStringMatcher(arg, pointer, env.checkRegex);
+      return (ctx) => test(value(ctx));
+    },
+  };
+}
