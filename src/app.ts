@@ -3,7 +3,7 @@ import { createAuditSink, type AuditSink } from './audit/audit-sink.js';
 import { controlRecord } from './audit/record.js';
 import { runCheck, type CheckDeps } from './check.js';
 import type { Config } from './config/config.js';
-import { describeError } from './errors.js';
+import { VerdictError, describeError } from './errors.js';
 import { durationMs, identityFromConfig } from './identity/from-config.js';
 import { internalError } from './policy/decision.js';
 import { PolicyStore, loadPolicyDir, type ReloadEvent } from './policy-store/policy-store.js';
@@ -95,13 +95,24 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
 
   const grpcAddr = splitListen(config.grpc.listen);
   const httpAddr = splitListen(config.http.listen);
-  const grpcPort = await grpcServer.listen(config.grpc.listen);
+  const where = config.file ?? '(built-in defaults)';
+  const listenFailed = (pointer: string, address: string, e: unknown) =>
+    new VerdictError('LISTEN_FAILED', `cannot listen on ${address}`, {
+      cause: e,
+      problems: [{ file: where, pointer, message: `cannot listen on ${address}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }],
+    });
+  let grpcPort: number;
+  try {
+    grpcPort = await grpcServer.listen(config.grpc.listen);
+  } catch (e) {
+    throw listenFailed('/grpc/listen', config.grpc.listen, e);
+  }
   let httpPort: number;
   try {
     httpPort = await httpServer.listen(httpAddr.host, httpAddr.port);
   } catch (e) {
     grpcServer.server.forceShutdown();
-    throw e;
+    throw listenFailed('/http/listen', config.http.listen, e);
   }
   if (config.policies.watch) policies.watch(durationMs(config.policies.reload_debounce), onReload);
   listening = true;

@@ -8,12 +8,8 @@ export const ERROR_CODES = {
   CONFIG_UNREADABLE: 'configuration file could not be read or parsed',
   POLICY_INVALID: 'a policy file failed validation or compilation',
   POLICY_UNREADABLE: 'a policy file could not be read or parsed',
-  REQUEST_INVALID: 'a CheckRequest could not be interpreted safely',
-  TOKEN_INVALID: 'a bearer token failed verification',
   AUDIT_WRITE_FAILED: 'the audit sink could not accept a record',
   LISTEN_FAILED: 'a server could not bind its address',
-  USAGE: 'a command was called with wrong arguments',
-  INTERNAL: 'an unexpected internal failure',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -115,6 +115,20 @@ describe('verdict serve', () => {
     assert.match(lines[0]!, /policies\/bad\.json:\/routes\/0\/allow\/http_path\/matches: regular expression can backtrack catastrophically/);
   });
 
+  it('refuses to start when its address is taken, naming the config key', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const r = await verdictAsyncResult(['serve'], { env: { VERDICT_GRPC_LISTEN: '127.0.0.1:0', VERDICT_HTTP_LISTEN: `127.0.0.1:${port}` } });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr.trim(), new RegExp(`^verdict: refusing to start: \\(built-in defaults\\):/http/listen: cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE$`));
+    } finally {
+      blocker.close();
+    }
+  });
+
   it('refuses to start on an invalid config', () => {
     const t = tempDir();
     const r = verdict(['serve', '--config', t.write('v.json', { audit: { sink: 'kafka' } })], { cwd: t.dir });
