@@ -8,13 +8,27 @@ import { durationMs, identityFromConfig } from './identity/from-config.js';
 import { internalError } from './policy/decision.js';
 import { PolicyStore, loadPolicyDir, type ReloadEvent } from './policy-store/policy-store.js';
 import { factsFromCheckRequest } from './request/from-check-request.js';
-import { checkResponse } from './response/check-response.js';
+import { checkResponse, type CheckOutcome } from './response/check-response.js';
+import { httpAnswer } from './response/http-answer.js';
+import { factsFromEnvoyHttp, factsFromForwardAuth } from './request/from-http.js';
+import { compileTrustedProxies, type TrustCheck } from './request/trusted-proxies.js';
 import { NO_IDENTITY } from './identity/identity-result.js';
 import { GrpcServer } from './servers/grpc-server.js';
 import { HttpServer } from './servers/http-server.js';
 import { splitListen } from './servers/listen-address.js';
 import { Metrics } from './servers/metrics.js';
 import { randomUUID } from 'node:crypto';
+
+/** The answer when a decision could not be audited: a deny, with an id for the logs. */
+function auditFailure(): CheckOutcome {
+  return { decisionId: randomUUID(), decision: internalError('audit write failed'), identity: NO_IDENTITY, facts: undefined };
+}
+
+function trustedProxies(config: Config): TrustCheck {
+  const t = compileTrustedProxies(config.http.trusted_proxies);
+  // Config loading has reported bad entries already; this only guards the type.
+  return typeof t === 'function' ? t : () => false;
+}
 
 export interface RunningVerdict {
   readonly grpcPort: number;
@@ -65,10 +79,25 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     (e) => {
       // Reached only when the audit sink refused the record: deny, and say so loudly.
       log.error({ err: describeError(e) }, 'check failed before its audit record was written; denying');
-      return checkResponse({ decisionId: randomUUID(), decision: internalError('audit write failed'), identity: NO_IDENTITY, facts: undefined }, responseOptions);
+      return checkResponse(auditFailure(), responseOptions);
     },
   );
-  const httpServer = new HttpServer({ ready: () => listening && !stopping && audit.healthy() }, metrics);
+  const trusted = trustedProxies(config);
+  const httpServer = new HttpServer(
+    {
+      ready: () => listening && !stopping && audit.healthy(),
+      async authorize(mode, req) {
+        try {
+          const build = mode === 'envoy' ? () => factsFromEnvoyHttp(req, { trusted }) : () => factsFromForwardAuth(req, { trusted });
+          return httpAnswer(await runCheck(deps, 'http', build), responseOptions);
+        } catch (e) {
+          log.error({ err: describeError(e) }, 'check failed before its audit record was written; denying');
+          return httpAnswer(auditFailure(), responseOptions);
+        }
+      },
+    },
+    metrics,
+  );
 
   const onReload = (event: ReloadEvent): void => {
     const now = Date.now();

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { VerdictError, type Problem } from '../errors.js';
 import { displayName } from '../policy-store/read-policy-dir.js';
+import { compileTrustedProxies } from '../request/trusted-proxies.js';
 import { compileSchema } from '../schema-validator.js';
 import type { Config } from './config.js';
 import { applyEnv } from './env.js';
@@ -42,6 +43,10 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   }
   applyEnv(doc as Record<string, unknown>, env);
   const problems: Problem[] = checkConfig(doc).map((p) => ({ file: name, ...p }));
+  if (problems.length === 0) {
+    const trust = compileTrustedProxies((doc as { http: { trusted_proxies: string[] } }).http.trusted_proxies);
+    if (typeof trust !== 'function') problems.push({ file: name, pointer: `/http/trusted_proxies/${trust.index}`, message: trust.message });
+  }
   if (problems.length > 0) throw new VerdictError('CONFIG_INVALID', 'invalid configuration', { problems });
 
   const c = doc as Omit<Config, 'file'> & { policies: { dir: string }; audit: { path?: string } };

@@ -63,30 +63,41 @@ export function wwwAuthenticate(o: CheckOutcome): string {
   return o.identity.kind === 'invalid' ? 'Bearer realm="verdict", error="invalid_token"' : 'Bearer realm="verdict"';
 }
 
-/** Decision → `envoy.service.auth.v3.CheckResponse` (proto-loader keepCase shape). Pure. */
-export function checkResponse(o: CheckOutcome, options: ResponseOptions): Record<string, unknown> {
+/** On allow: the identity headers to set upstream, and the client's `x-verdict-*` to strip. */
+export function allowHeaders(o: CheckOutcome): { set: [string, string][]; remove: string[] } {
+  const principal = o.identity.kind === 'principal' ? o.identity.principal : undefined;
+  const set = identityHeaders(principal, o.decisionId);
+  return { set, remove: o.facts ? spoofedHeaders(o.facts.headers, set) : [] };
+}
+
+/** On deny: what the client gets, in gRPC and HTTP modes alike. */
+export function denyAnswer(o: CheckOutcome, options: ResponseOptions): { status: number; headers: [string, string][]; body: string } {
   const d = o.decision;
+  const body = denyBody(d, o.decisionId, o.facts?.headers.get('accept'), options.exposeReasons);
+  const headers: [string, string][] = [
+    [DECISION_ID_HEADER, o.decisionId],
+    ['content-type', body.contentType],
+    ['cache-control', 'no-store'],
+  ];
+  if (d.status === 401) headers.push(['www-authenticate', wwwAuthenticate(o)]);
+  return { status: d.status, headers, body: body.body };
+}
+
+/** Decision → `envoy.service.auth.v3.CheckResponse` (keepCase shape). Pure. */
+export function checkResponse(o: CheckOutcome, options: ResponseOptions): Record<string, unknown> {
   const dynamic_metadata = metadata(o);
-  if (d.allow) {
-    const principal = o.identity.kind === 'principal' ? o.identity.principal : undefined;
-    const set = identityHeaders(principal, o.decisionId);
-    const remove = o.facts ? spoofedHeaders(o.facts.headers, set) : [];
+  if (o.decision.allow) {
+    const { set, remove } = allowHeaders(o);
     return {
       status: { code: GRPC_OK },
       ok_response: { headers: set.map(([k, v]) => overwrite(k, v)), headers_to_remove: remove },
       dynamic_metadata,
     };
   }
-  const body = denyBody(d, o.decisionId, o.facts?.headers.get('accept'), options.exposeReasons);
-  const headers = [
-    overwrite(DECISION_ID_HEADER, o.decisionId),
-    overwrite('content-type', body.contentType),
-    overwrite('cache-control', 'no-store'),
-  ];
-  if (d.status === 401) headers.push(overwrite('www-authenticate', wwwAuthenticate(o)));
+  const deny = denyAnswer(o, options);
   return {
-    status: { code: grpcCode(d.status), message: d.reasons.join(',') },
-    denied_response: { status: { code: d.status }, headers, body: body.body },
+    status: { code: grpcCode(deny.status), message: o.decision.reasons.join(',') },
+    denied_response: { status: { code: deny.status }, headers: deny.headers.map(([k, v]) => overwrite(k, v)), body: deny.body },
     dynamic_metadata,
   };
 }

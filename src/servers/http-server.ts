@@ -1,13 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { EXT_AUTHZ_PREFIX, type HttpAuthzRequest } from '../request/from-http.js';
+import type { HttpAnswer } from '../response/http-answer.js';
 import type { Metrics } from './metrics.js';
+
+export type AuthzMode = 'envoy' | 'forward-auth';
 
 export interface HttpState {
   /** Policies loaded and the gRPC server listening, and not shutting down. */
   ready(): boolean;
+  /** One decision in an HTTP mode; always resolves (a deny on failure). */
+  authorize(mode: AuthzMode, req: HttpAuthzRequest): Promise<HttpAnswer>;
 }
 
-/** Operations endpoints; forward-auth and login modes hang off this same server. */
+/** Operations endpoints and the HTTP authorization modes (`/ext-authz/…`, `/forward-auth`). */
 export class HttpServer {
   readonly server: Server;
 
@@ -21,8 +27,17 @@ export class HttpServer {
   }
 
   async #route(req: IncomingMessage, res: ServerResponse, state: HttpState, metrics: Metrics): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = req.url ?? '/';
+    const path = url.split('?')[0]!;
     try {
+      if (path === EXT_AUTHZ_PREFIX || path.startsWith(`${EXT_AUTHZ_PREFIX}/`) || path === '/forward-auth') {
+        const mode: AuthzMode = path === '/forward-auth' ? 'forward-auth' : 'envoy';
+        const answer = await state.authorize(mode, { method: req.method ?? '', url, headers: req.headers, peerIp: req.socket.remoteAddress, peerPort: req.socket.remotePort });
+        for (const [k, v] of answer.headers) res.appendHeader(k, v);
+        res.writeHead(answer.status);
+        res.end(answer.body);
+        return;
+      }
       if (path === '/healthz') return text(res, 200, 'ok\n');
       if (path === '/readyz') return state.ready() ? text(res, 200, 'ready\n') : text(res, 503, 'not ready\n');
       if (path === '/metrics') {

@@ -1,0 +1,145 @@
+import type { RequestFacts } from './facts.js';
+import type { FactsResult } from './from-check-request.js';
+import { normalizeRequestHost } from './normalize-host.js';
+import { normalizePath } from './normalize-path.js';
+import type { TrustCheck } from './trusted-proxies.js';
+
+/** An authorization subrequest as the HTTP server received it. */
+export interface HttpAuthzRequest {
+  readonly method: string;
+  /** Path and query as received (`req.url`). */
+  readonly url: string;
+  /** Node's headers: names lower case, repeated ones as arrays. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly peerIp: string | undefined;
+  readonly peerPort: number | undefined;
+}
+
+export interface HttpFactsOptions {
+  readonly trusted: TrustCheck;
+}
+
+export const EXT_AUTHZ_PREFIX = '/ext-authz';
+
+function headerMap(h: HttpAuthzRequest['headers']): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const k in h) {
+    const v = h[k];
+    if (v !== undefined) out.set(k, Array.isArray(v) ? v.join(',') : v);
+  }
+  return out;
+}
+
+/** The client as the trusted proxy in front reported it: the last `x-forwarded-for` hop. */
+function forwardedClient(headers: Map<string, string>): string | undefined {
+  const xff = headers.get('x-forwarded-for');
+  if (xff) {
+    const last = xff.split(',').at(-1)?.trim();
+    if (last) return last;
+  }
+  return headers.get('x-real-ip')?.trim() || undefined;
+}
+
+interface Original {
+  method: string;
+  scheme: string;
+  host: string;
+  target: string;
+}
+
+/**
+ * HTTP modes select routes by their `match` blocks only: a route id in a header could be
+ * chosen by the client, since these proxies pass the client's headers through.
+ */
+function build(original: Original, headers: Map<string, string>, sourceIp: string | undefined, sourcePort: number | undefined): FactsResult {
+  const host = normalizeRequestHost(original.host);
+  const p = normalizePath(original.target);
+  const q = original.target.indexOf('?');
+  const facts: RequestFacts = {
+    method: original.method,
+    scheme: original.scheme,
+    host: host ?? '',
+    path: p.ok ? p.path : q < 0 ? original.target : original.target.slice(0, q),
+    query: p.ok ? p.query : '',
+    headers,
+    sourceIp,
+    sourcePort,
+    requestId: headers.get('x-request-id') || undefined,
+    routeId: undefined,
+    protocol: undefined,
+  };
+  if (original.method === '' || !/^[A-Za-z]+$/.test(original.method)) return { ok: false, reason: 'bad-request', detail: 'no usable original method', facts, rawPath: original.target };
+  if (host === undefined || host === '') return { ok: false, reason: 'bad-request', detail: 'no usable original host', facts, rawPath: original.target };
+  if (!p.ok) return { ok: false, reason: 'invalid-path', detail: p.detail, facts, rawPath: original.target };
+  return { ok: true, facts, rawPath: original.target };
+}
+
+function refuse(detail: string, headers: Map<string, string>, req: HttpAuthzRequest): FactsResult {
+  const facts: RequestFacts = {
+    method: '', scheme: '', host: '', path: '', query: '', headers,
+    sourceIp: req.peerIp, sourcePort: req.peerPort, requestId: undefined, routeId: undefined, protocol: undefined,
+  };
+  return { ok: false, reason: 'bad-request', detail, facts, rawPath: '' };
+}
+
+/**
+ * Envoy `http_service` with `path_prefix: /ext-authz`: the subrequest carries the
+ * original method, `/ext-authz<original path>` and `:authority` = the original host.
+ * `x-forwarded-for`/`-proto` count only from a trusted peer.
+ */
+export function factsFromEnvoyHttp(req: HttpAuthzRequest, options: HttpFactsOptions): FactsResult {
+  const headers = headerMap(req.headers);
+  let target = req.url.slice(EXT_AUTHZ_PREFIX.length);
+  if (target === '' || target.startsWith('?')) target = `/${target}`;
+  const trusted = options.trusted(req.peerIp);
+  return build(
+    { method: req.method, scheme: trusted ? (headers.get('x-forwarded-proto') ?? '') : '', host: headers.get('host') ?? '', target },
+    headers,
+    trusted ? (forwardedClient(headers) ?? req.peerIp) : req.peerIp,
+    trusted ? undefined : req.peerPort,
+  );
+}
+
+/** `scheme://host[:port]/path?query` split by hand: the path must never go through WHATWG URL. */
+function splitOriginalUrl(url: string): { scheme: string; host: string; target: string } | undefined {
+  const m = /^(https?):\/\/([^/?#\\@\s]+)([/?][^\s#]*)?$/i.exec(url);
+  if (!m) return undefined;
+  const target = m[3] ?? '/';
+  return { scheme: m[1]!.toLowerCase(), host: m[2]!, target: target.startsWith('?') ? `/${target}` : target };
+}
+
+/**
+ * nginx `auth_request` (`X-Original-URL`, `X-Original-Method`) and Caddy/Traefik
+ * `forward_auth` (`X-Forwarded-Method`, `-Proto`, `-Host`, `-Uri`). These headers describe
+ * the original request only when a trusted proxy set them; from anyone else, or when
+ * missing or contradicting each other, the request is refused, never guessed from `Host`.
+ */
+export function factsFromForwardAuth(req: HttpAuthzRequest, options: HttpFactsOptions): FactsResult {
+  const headers = headerMap(req.headers);
+  if (!options.trusted(req.peerIp)) return refuse('forwarded headers from a peer not in http.trusted_proxies', headers, req);
+
+  const originalUrl = headers.get('x-original-url');
+  const fwd = {
+    method: headers.get('x-forwarded-method'),
+    proto: headers.get('x-forwarded-proto'),
+    host: headers.get('x-forwarded-host'),
+    uri: headers.get('x-forwarded-uri'),
+  };
+  let original: Original | undefined;
+  if (originalUrl !== undefined) {
+    const u = splitOriginalUrl(originalUrl);
+    if (!u) return refuse('X-Original-URL is not an absolute http(s) URL', headers, req);
+    const method = headers.get('x-original-method') ?? fwd.method;
+    if (!method) return refuse('X-Original-Method (or X-Forwarded-Method) is missing', headers, req);
+    // Both styles present: they must describe the same request.
+    if ((fwd.host !== undefined && normalizeRequestHost(fwd.host) !== normalizeRequestHost(u.host)) || (fwd.uri !== undefined && fwd.uri !== u.target) || (fwd.method !== undefined && fwd.method !== method) || (fwd.proto !== undefined && fwd.proto.toLowerCase() !== u.scheme)) {
+      return refuse('X-Original-URL and X-Forwarded-* disagree', headers, req);
+    }
+    original = { method, scheme: u.scheme, host: u.host, target: u.target };
+  } else {
+    if (!fwd.method || !fwd.host || !fwd.uri) return refuse('X-Forwarded-Method, -Host and -Uri (or X-Original-URL) are required', headers, req);
+    if (!fwd.uri.startsWith('/')) return refuse('X-Forwarded-Uri does not start with /', headers, req);
+    original = { method: fwd.method, scheme: (fwd.proto ?? '').toLowerCase(), host: fwd.host, target: fwd.uri };
+  }
+  return build(original, headers, forwardedClient(headers) ?? req.peerIp, undefined);
+}

@@ -1,0 +1,22 @@
+import { allowHeaders, denyAnswer, type CheckOutcome, type ResponseOptions } from './check-response.js';
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: readonly [string, string][];
+  readonly body: string;
+}
+
+/**
+ * Decision → the answer of the HTTP modes (Envoy `http_service`, forward-auth). Exactly
+ * 200 allows, carrying the identity headers for the proxy to copy upstream; client-sent
+ * `x-verdict-*` headers are named in `x-envoy-auth-headers-to-remove` for Envoy.
+ */
+export function httpAnswer(o: CheckOutcome, options: ResponseOptions): HttpAnswer {
+  if (o.decision.allow) {
+    const { set, remove } = allowHeaders(o);
+    const headers: [string, string][] = [...set, ['cache-control', 'no-store']];
+    if (remove.length > 0) headers.push(['x-envoy-auth-headers-to-remove', remove.join(',')]);
+    return { status: 200, headers, body: '' };
+  }
+  return denyAnswer(o, options);
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { DEMO_POLICY, startTestApp, type TestApp } from '../helpers/app.js';
+import { httpRequest } from '../helpers/http.js';
+import { TestIssuer } from '../helpers/idp.js';
+import { freePort, startNginx } from '../helpers/nginx.js';
+import { tempDir } from '../helpers/tmp.js';
+import { requireTool } from '../helpers/tools.js';
+
+/** The nginx snippet the README documents, with ports filled in. */
+export function nginxAuthRequestConfig(listen: number, verdictHttp: number, upstream: number): string {
+  return `
+  server {
+    listen 127.0.0.1:${listen};
+    location = /_verdict {
+      internal;
+      proxy_pass http://127.0.0.1:${verdictHttp}/forward-auth;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+    location / {
+      auth_request /_verdict;
+      auth_request_set $verdict_user $upstream_http_x_verdict_user;
+      auth_request_set $verdict_email $upstream_http_x_verdict_email;
+      auth_request_set $verdict_groups $upstream_http_x_verdict_groups;
+      auth_request_set $verdict_decision $upstream_http_x_verdict_decision_id;
+      proxy_set_header X-Verdict-User $verdict_user;
+      proxy_set_header X-Verdict-Email $verdict_email;
+      proxy_set_header X-Verdict-Groups $verdict_groups;
+      proxy_set_header X-Verdict-Decision-Id $verdict_decision;
+      add_header X-Verdict-Decision-Id $verdict_decision always;
+      proxy_pass http://127.0.0.1:${upstream};
+    }
+  }`;
+}
+
+describe('nginx auth_request in front of an upstream, deciding with Verdict', () => {
+  let idp: TestIssuer;
+  let t: TestApp;
+  let upstream: Server;
+  let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
+  let port = 0;
+
+  before(async () => {
+    idp = await TestIssuer.start(['ES256']);
+    t = await startTestApp(
+      { 'demo.json': DEMO_POLICY },
+      { http: { listen: '127.0.0.1:0', trusted_proxies: ['127.0.0.1/32'] }, identity: { jwt: [{ issuer: idp.issuer, jwks_uri: idp.jwksUri, audiences: ['verdict'], algorithms: ['ES256'] }] } },
+    );
+    // The upstream echoes the identity headers it received.
+    upstream = createServer((req, res) => {
+      const seen = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-verdict-')));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url, headers: seen }));
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    port = await freePort();
+  });
+  after(async () => {
+    await nginx?.stop();
+    upstream.close();
+    await t.app.stop();
+    await idp.close();
+  });
+
+  it('allows, denies and passes only Verdict identity headers upstream', async (ctx) => {
+    if (!requireTool(ctx, '/usr/sbin/nginx', 'apt-get install nginx-light')) return;
+    const dir = tempDir('verdict-nginx-').dir;
+    nginx = await startNginx(dir, port, nginxAuthRequestConfig(port, t.app.httpPort, (upstream.address() as AddressInfo).port));
+    const base = `http://127.0.0.1:${port}`;
+
+    const sre = await idp.token({ sub: 'alice', email: 'alice@example.com', groups: ['sre'] });
+    const ok = await httpRequest(`${base}/d/abc`, { headers: { host: 'grafana.example.com', authorization: `Bearer ${sre}`, 'x-verdict-user': 'mallory', 'x-verdict-groups': 'admins' } });
+    assert.equal(ok.status, 200, ok.body);
+    const echo = JSON.parse(ok.body) as { headers: Record<string, string> };
+    assert.equal(echo.headers['x-verdict-user'], 'alice');
+    assert.equal(echo.headers['x-verdict-groups'], 'sre');
+    assert.equal(echo.headers['x-verdict-email'], 'alice@example.com');
+
+    const pub = await httpRequest(`${base}/`, { headers: { host: 'status.example.com', 'x-verdict-user': 'mallory' } });
+    assert.equal(pub.status, 200);
+    assert.equal((JSON.parse(pub.body) as { headers: Record<string, string> }).headers['x-verdict-user'], undefined, 'a spoofed user header never reaches the upstream');
+
+    const anon = await httpRequest(`${base}/`, { headers: { host: 'grafana.example.com' } });
+    assert.equal(anon.status, 401);
+    assert.match(String(anon.headers['x-verdict-decision-id']), /^[0-9a-f-]{36}$/);
+
+    const dev = await idp.token({ sub: 'bob', groups: ['dev'] });
+    const forbidden = await httpRequest(`${base}/`, { headers: { host: 'grafana.example.com', authorization: `Bearer ${dev}` } });
+    assert.equal(forbidden.status, 403);
+
+    const sneaky = await httpRequest(`${base}/a/%2e%2e/%2e%2e/etc/passwd`, { headers: { host: 'status.example.com' } });
+
+    assert.notEqual(sneaky.status, 200, `an unsafe path is not let through: ${sneaky.body}`);
+
+    await t.app.stop();
+    const ids = new Set(t.records().filter((r) => r['verdict.transport'] === 'http').map((r) => r['verdict.decision_id']));
+    assert.ok(ids.has(anon.headers['x-verdict-decision-id']), 'the decision id the client saw is audited');
+  });
+});

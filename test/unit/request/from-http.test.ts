@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { factsFromEnvoyHttp, factsFromForwardAuth, type HttpAuthzRequest } from '../../../src/request/from-http.js';
+import { compileTrustedProxies, type TrustCheck } from '../../../src/request/trusted-proxies.js';
+
+const trust = compileTrustedProxies(['127.0.0.1/32', '10.0.0.0/8']) as TrustCheck;
+const req = (headers: Record<string, string>, over: Partial<HttpAuthzRequest> = {}): HttpAuthzRequest => ({
+  method: 'GET',
+  url: '/forward-auth',
+  headers,
+  peerIp: '127.0.0.1',
+  peerPort: 40000,
+  ...over,
+});
+const refused = (r: ReturnType<typeof factsFromForwardAuth>, why: RegExp) => {
+  assert.equal(r.ok, false);
+  assert.equal((r as { reason: string }).reason, 'bad-request');
+  assert.match((r as { detail: string }).detail, why);
+};
+
+describe('trusted proxies', () => {
+  it('matches IPs and CIDRs, IPv4-mapped IPv6 included, and rejects bad entries', () => {
+    assert.equal(trust('127.0.0.1'), true);
+    assert.equal(trust('::ffff:10.2.3.4'), true);
+    assert.equal(trust('192.168.1.1'), false);
+    assert.equal(trust(undefined), false);
+    assert.deepEqual(compileTrustedProxies(['10.0.0.0/8', 'nope']), { index: 1, message: 'not an IP address or CIDR: "nope"' });
+    assert.equal((compileTrustedProxies([]) as TrustCheck)('127.0.0.1'), false, 'none by default');
+  });
+});
+
+describe('forward-auth (nginx, Caddy, Traefik)', () => {
+  it('reads X-Original-URL and X-Original-Method from a trusted peer', () => {
+    const r = factsFromForwardAuth(req({ 'x-original-url': 'https://App.Example.com:8443/a//b/../c?x=1', 'x-original-method': 'POST', 'x-forwarded-for': '203.0.113.7, 100.64.0.9' }), { trusted: trust });
+    assert.ok(r.ok);
+    assert.equal(r.facts.method, 'POST');
+    assert.equal(r.facts.scheme, 'https');
+    assert.equal(r.facts.host, 'app.example.com');
+    assert.equal(r.facts.path, '/a/c');
+    assert.equal(r.facts.query, 'x=1');
+    assert.equal(r.facts.sourceIp, '100.64.0.9', 'the hop the trusted proxy appended');
+  });
+
+  it('reads X-Forwarded-Method/-Proto/-Host/-Uri (Traefik, Caddy)', () => {
+    const r = factsFromForwardAuth(req({ 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/x?y=2' }), { trusted: trust });
+    assert.ok(r.ok);
+    assert.equal(r.facts.path, '/x');
+    assert.equal(r.facts.host, 'app.example.com');
+  });
+
+  it('refuses forwarded headers from an untrusted peer, even when complete', () => {
+    refused(factsFromForwardAuth(req({ 'x-original-url': 'https://app.example.com/', 'x-original-method': 'GET' }, { peerIp: '192.168.5.5' }), { trusted: trust }), /not in http.trusted_proxies/);
+  });
+
+  it('never falls back to Host when the forwarded headers are missing', () => {
+    refused(factsFromForwardAuth(req({ host: 'app.example.com' }), { trusted: trust }), /required/);
+    refused(factsFromForwardAuth(req({ 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/' }), { trusted: trust }), /required/);
+    refused(factsFromForwardAuth(req({ 'x-original-url': 'https://app.example.com/' }), { trusted: trust }), /Method/);
+  });
+
+  it('refuses contradicting or malformed descriptions of the original request', () => {
+    refused(factsFromForwardAuth(req({ 'x-original-url': 'https://app.example.com/', 'x-original-method': 'GET', 'x-forwarded-host': 'admin.example.com' }), { trusted: trust }), /disagree/);
+    refused(factsFromForwardAuth(req({ 'x-original-url': 'https://app.example.com/a', 'x-original-method': 'GET', 'x-forwarded-uri': '/b' }), { trusted: trust }), /disagree/);
+    refused(factsFromForwardAuth(req({ 'x-original-url': '/relative', 'x-original-method': 'GET' }), { trusted: trust }), /absolute/);
+    refused(factsFromForwardAuth(req({ 'x-original-url': 'https://evil@app.example.com/', 'x-original-method': 'GET' }), { trusted: trust }), /absolute/);
+    refused(factsFromForwardAuth(req({ 'x-original-url': 'javascript://app.example.com/', 'x-original-method': 'GET' }), { trusted: trust }), /absolute/);
+    refused(factsFromForwardAuth(req({ 'x-forwarded-method': 'GET', 'x-forwarded-host': 'a.example.com', 'x-forwarded-uri': 'x' }), { trusted: trust }), /start with/);
+  });
+
+  it('applies the same path normalization, refusing unsafe paths', () => {
+    const r = factsFromForwardAuth(req({ 'x-original-url': 'https://app.example.com/a/%2e%2e/%2e%2e/etc', 'x-original-method': 'GET' }), { trusted: trust });
+    assert.equal((r as { reason: string }).reason, 'invalid-path');
+  });
+
+  it('never binds a route from a header: the client could have sent it', () => {
+    const r = factsFromForwardAuth(req({ 'x-original-url': 'https://app.example.com/', 'x-original-method': 'GET', 'x-verdict-route': 'public' }), { trusted: trust });
+    assert.ok(r.ok);
+    assert.equal(r.facts.routeId, undefined);
+  });
+});
+
+describe('Envoy http_service (/ext-authz prefix)', () => {
+  it('takes method, path and host from the subrequest itself', () => {
+    const r = factsFromEnvoyHttp(req({ host: 'grafana.example.com', 'x-forwarded-for': '100.64.1.1' }, { url: '/ext-authz/d/abc?orgId=1', method: 'PUT' }), { trusted: trust });
+    assert.ok(r.ok);
+    assert.equal(r.facts.method, 'PUT');
+    assert.equal(r.facts.path, '/d/abc');
+    assert.equal(r.facts.query, 'orgId=1');
+    assert.equal(r.facts.host, 'grafana.example.com');
+    assert.equal(r.facts.sourceIp, '100.64.1.1');
+  });
+
+  it('uses the peer address, not x-forwarded-for, from an untrusted peer; root path works', () => {
+    const r = factsFromEnvoyHttp(req({ host: 'a.example.com', 'x-forwarded-for': '100.64.1.1' }, { url: '/ext-authz', peerIp: '192.168.9.9' }), { trusted: trust });
+    assert.ok(r.ok);
+    assert.equal(r.facts.path, '/');
+    assert.equal(r.facts.sourceIp, '192.168.9.9');
+  });
+
+  it('refuses a missing host', () => {
+    const r = factsFromEnvoyHttp(req({}, { url: '/ext-authz/x' }), { trusted: trust });
+    assert.equal((r as { reason: string }).reason, 'bad-request');
+  });
+});
