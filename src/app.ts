@@ -17,7 +17,21 @@ import { GrpcServer } from './servers/grpc-server.js';
 import { HttpServer } from './servers/http-server.js';
 import { splitListen } from './servers/listen-address.js';
 import { Metrics } from './servers/metrics.js';
+import { MemorySessionStore } from './session/memory-store.js';
+import { OidcClient } from './session/oidc-client.js';
+import { Sealer } from './session/sealer.js';
+import type { SessionStore } from './session/session-store.js';
+import { WebSessions } from './session/web-sessions.js';
 import { randomUUID } from 'node:crypto';
+
+/** Browser sessions and their store, when `identity.oidc` is configured. */
+function webSessionsFromConfig(config: Config, knownHosts: () => ReadonlySet<string>): { web?: WebSessions; store?: SessionStore } {
+  const oidc = config.identity.oidc;
+  if (!oidc) return {};
+  const store = new MemorySessionStore();
+  const web = new WebSessions({ oidc, session: config.identity.session, sealer: new Sealer(config.identity.session.keys!), store, client: new OidcClient(oidc), knownHosts });
+  return { web, store };
+}
 
 /** The answer when a decision could not be audited: a deny, with an id for the logs. */
 function auditFailure(): CheckOutcome {
@@ -57,7 +71,8 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const audit = options.audit ?? createAuditSink({ sink: config.audit.sink, path: config.audit.path, maxDelayMs: durationMs(config.audit.max_delay) });
   const policies = new PolicyStore(config.policies.dir, policySet);
   const metrics = new Metrics();
-  const identity = identityFromConfig(config);
+  const { web, store } = webSessionsFromConfig(config, () => policies.current.hosts);
+  const identity = identityFromConfig(config, {}, web);
   let stopping = false;
   let listening = false;
 
@@ -65,10 +80,11 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     policies,
     identity,
     audit,
+    web,
     observe: (o, transport, seconds) => metrics.observeDecision(o, transport, seconds),
     options: { requireRouteId: config.policies.require_route_id, includeQuery: config.audit.include_query },
   };
-  const responseOptions = { exposeReasons: config.response.expose_reasons };
+  const responseOptions = { exposeReasons: config.response.expose_reasons, isOwnCookie: web?.isOwnCookie };
   const xff = { xffTrustedHops: config.request.xff_trusted_hops };
 
   const grpcServer = new GrpcServer(
@@ -179,6 +195,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
         await grpcServer.shutdown(durationMs(config.shutdown.grace_period));
         await httpServer.close();
         audit.write(controlRecord('shutdown', Date.now(), { 'verdict.policy_hash': policies.current.hash, 'verdict.shutdown_reason': reason }));
+        await store?.close();
         await audit.close();
         log.info({ reason }, 'verdict stopped');
       })();

@@ -9,10 +9,21 @@ import type { PolicySet } from './policy/policy-set.js';
 import type { RequestFacts } from './request/facts.js';
 import type { FactsResult } from './request/from-check-request.js';
 import type { CheckOutcome } from './response/check-response.js';
+import { wantsLoginRedirect } from './session/browser.js';
+import type { WebAnswer } from './session/web-sessions.js';
+
+/** The browser-session part of a decision (web-sessions.ts), when OIDC login is configured. */
+export interface WebFlow {
+  flowPath(facts: RequestFacts): 'callback' | 'logout' | undefined;
+  callback(facts: RequestFacts, nowMs: number): Promise<WebAnswer>;
+  logout(facts: RequestFacts, nowMs: number): Promise<WebAnswer>;
+  loginRedirect(facts: RequestFacts, nowMs: number): Promise<WebAnswer | undefined>;
+}
 
 export interface CheckDeps {
   readonly policies: { readonly current: PolicySet };
   readonly identity: { resolve(facts: RequestFacts, nowMs: number): Promise<IdentityResult> };
+  readonly web?: WebFlow | undefined;
   readonly audit: AuditSink;
   readonly observe?: (outcome: CheckOutcome, transport: 'grpc' | 'http', seconds: number) => void;
   readonly options: { readonly requireRouteId: boolean; readonly includeQuery: boolean };
@@ -52,6 +63,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
   let identity: IdentityResult = NO_IDENTITY;
   let policyHash: string | undefined;
   let decision: Decision = internalError('decision did not complete');
+  let extraHeaders: readonly [string, string][] | undefined;
   try {
     // One snapshot for the whole decision, however long identity takes.
     const policy = deps.policies.current;
@@ -61,22 +73,36 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
     rawPath = built.rawPath;
     if (!built.ok) {
       decision = denial(400, [built.reason], built.facts.routeId, built.detail);
+    } else if (deps.web?.flowPath(built.facts)) {
+      // The login callback and logout are answered by Verdict itself, on any route's host.
+      const web = deps.web;
+      const answer = await beforeDeadline(web.flowPath(built.facts) === 'callback' ? web.callback(built.facts, nowMs) : web.logout(built.facts, nowMs), deadlineMs, Date.now());
+      decision = denial(answer.status, answer.reasons, undefined, answer.detail);
+      extraHeaders = answer.headers;
+      identity = answer.identity ?? NO_IDENTITY;
     } else {
       identity = await beforeDeadline(deps.identity.resolve(built.facts, nowMs), deadlineMs, Date.now());
       decision = evaluate(policy, built.facts, identity.kind === 'principal' ? identity.principal : undefined, nowMs, {
         requireRouteId: deps.options.requireRouteId,
         identityError: identity.kind === 'invalid' ? identity.reason : undefined,
       });
+      if (decision.status === 401 && deps.web && wantsLoginRedirect(built.facts)) {
+        const login = await beforeDeadline(deps.web.loginRedirect(built.facts, nowMs), deadlineMs, Date.now());
+        if (login) {
+          decision = denial(login.status, decision.reasons, decision.route, `${decision.detail ?? ''}; ${login.detail}`);
+          extraHeaders = login.headers;
+        }
+      }
     }
   } catch (e) {
     decision = internalError(describeError(e), facts?.routeId);
   } finally {
     const durationMs = performance.now() - started;
-    const outcome: CheckOutcome = { decisionId, decision, identity, facts };
+    const outcome: CheckOutcome = { decisionId, decision, identity, facts, extraHeaders };
     deps.audit.write(
       decisionRecord({ decisionId, timeMs: nowMs, transport, decision, facts, rawPath, identity, policyHash, durationMs, includeQuery: deps.options.includeQuery }),
     );
     deps.observe?.(outcome, transport, durationMs / 1000);
   }
-  return { decisionId, decision, identity, facts };
+  return { decisionId, decision, identity, facts, extraHeaders };
 }

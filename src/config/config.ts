@@ -10,6 +10,35 @@ export interface JwtIssuerConfig {
   readonly jwks_timeout: string;
 }
 
+export interface OidcConfig {
+  readonly issuer: string;
+  readonly client_id: string;
+  /** Filled from `client_secret_file` or VERDICT_OIDC_CLIENT_SECRET when not inline. */
+  readonly client_secret: string | undefined;
+  readonly client_secret_file: string | undefined;
+  readonly scopes: readonly string[];
+  readonly callback_path: string;
+  readonly logout_path: string;
+  readonly public_scheme: 'https' | 'http';
+  readonly public_port: number | undefined;
+  readonly allowed_return_hosts: readonly string[];
+  readonly post_logout_redirect: string;
+  readonly groups_claim: string;
+  readonly claims_refresh_interval: string;
+  readonly login_timeout: string;
+  readonly allow_insecure_http: boolean;
+}
+
+export interface SessionConfig {
+  /** base64url 32-byte keys; the first seals, all open. From `keys_file` or VERDICT_SESSION_KEYS too. */
+  readonly keys: readonly string[] | undefined;
+  readonly keys_file: string | undefined;
+  readonly cookie_name: string;
+  readonly max_age: string;
+  readonly idle_timeout: string;
+  readonly max_login_cookies: number;
+}
+
 export interface Config {
   /** The config file, or undefined when running on built-in defaults. */
   readonly file: string | undefined;
@@ -22,6 +51,8 @@ export interface Config {
     readonly token_cache_size: number;
     readonly token_cache_max_ttl: string;
     readonly jwt: readonly JwtIssuerConfig[];
+    readonly oidc: OidcConfig | undefined;
+    readonly session: SessionConfig;
   };
   readonly request: { readonly xff_trusted_hops: number };
   readonly response: { readonly expose_reasons: boolean };

@@ -2,7 +2,7 @@
  * Environment variables that override config keys (documented in the README). Values
  * are applied before validation, so a bad value is reported like a bad file entry.
  */
-export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; type: 'string' | 'boolean' | 'integer' }[] = [
+export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; type: 'string' | 'boolean' | 'integer' | 'list' }[] = [
   { env: 'VERDICT_GRPC_LISTEN', path: ['grpc', 'listen'], type: 'string' },
   { env: 'VERDICT_HTTP_LISTEN', path: ['http', 'listen'], type: 'string' },
   { env: 'VERDICT_POLICIES_DIR', path: ['policies', 'dir'], type: 'string' },
@@ -10,9 +10,12 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; typ
   { env: 'VERDICT_AUDIT_SINK', path: ['audit', 'sink'], type: 'string' },
   { env: 'VERDICT_AUDIT_PATH', path: ['audit', 'path'], type: 'string' },
   { env: 'VERDICT_LOG_LEVEL', path: ['log', 'level'], type: 'string' },
+  { env: 'VERDICT_OIDC_CLIENT_SECRET', path: ['identity', 'oidc', 'client_secret'], type: 'string' },
+  { env: 'VERDICT_SESSION_KEYS', path: ['identity', 'session', 'keys'], type: 'list' },
 ];
 
-function coerce(value: string, type: 'string' | 'boolean' | 'integer'): unknown {
+function coerce(value: string, type: 'string' | 'boolean' | 'integer' | 'list'): unknown {
+  if (type === 'list') return value.split(',').map((v) => v.trim()).filter(Boolean);
   if (type === 'boolean') return value === 'true' ? true : value === 'false' ? false : value;
   if (type === 'integer') return /^-?\d+$/.test(value) ? Number(value) : value;
   return value;

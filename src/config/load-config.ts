@@ -18,6 +18,39 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
+function readSecretFile(path: string, name: string, pointer: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    throw new VerdictError('CONFIG_INVALID', 'a secret file cannot be read', { problems: [{ file: name, pointer, message: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }] });
+  }
+}
+
+const SESSION_KEY = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Secrets may live inline, in files (`*_file`) or in the environment; the file wins over
+ * nothing, inline/env win over the file. With OIDC on, session keys are required.
+ */
+function loadSecrets(identity: { oidc?: { client_secret?: string; client_secret_file?: string }; session: { keys?: string[]; keys_file?: string } }, name: string, abs: (p: string) => string): void {
+  const oidc = identity.oidc;
+  if (oidc && oidc.client_secret === undefined && oidc.client_secret_file !== undefined) {
+    oidc.client_secret = readSecretFile(abs(oidc.client_secret_file), name, '/identity/oidc/client_secret_file');
+  }
+  const session = identity.session;
+  if (session.keys === undefined && session.keys_file !== undefined) {
+    const keys = readSecretFile(abs(session.keys_file), name, '/identity/session/keys_file').split(/\s+/).filter(Boolean);
+    const bad = keys.findIndex((k) => !SESSION_KEY.test(k));
+    if (keys.length === 0 || bad >= 0) {
+      throw new VerdictError('CONFIG_INVALID', 'bad session key file', { problems: [{ file: name, pointer: '/identity/session/keys_file', message: keys.length === 0 ? 'the file holds no key' : `key ${bad + 1} is not 32 bytes of base64url (43 characters)` }] });
+    }
+    session.keys = keys;
+  }
+  if (oidc && session.keys === undefined) {
+    throw new VerdictError('CONFIG_INVALID', 'session keys missing', { problems: [{ file: name, pointer: '/identity/session', message: 'identity.oidc needs session keys: keys, keys_file or VERDICT_SESSION_KEYS (32 random bytes, base64url)' }] });
+  }
+}
+
 /**
  * Reads, validates and completes the configuration. Fails fast with every problem as
  * `file:pointer: message`; nothing starts on a config that is not valid.
@@ -49,11 +82,12 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   }
   if (problems.length > 0) throw new VerdictError('CONFIG_INVALID', 'invalid configuration', { problems });
 
-  const c = doc as Omit<Config, 'file'> & { policies: { dir: string }; audit: { path?: string } };
+  const c = doc as Omit<Config, 'file'> & { policies: { dir: string }; audit: { path?: string }; identity: { oidc?: { client_secret?: string; client_secret_file?: string }; session: { keys?: string[]; keys_file?: string } } };
   // Relative paths in a file are relative to the file; from env or defaults, to the working directory.
   const base = file !== undefined ? dirname(resolve(cwd, file)) : cwd;
   const abs = (p: string, fromEnv: boolean) => (isAbsolute(p) ? p : resolve(fromEnv ? cwd : base, p));
   c.policies.dir = abs(c.policies.dir, env.VERDICT_POLICIES_DIR !== undefined && env.VERDICT_POLICIES_DIR !== '');
   if (c.audit.path !== undefined) c.audit.path = abs(c.audit.path, env.VERDICT_AUDIT_PATH !== undefined && env.VERDICT_AUDIT_PATH !== '');
+  loadSecrets(c.identity, name, (p) => abs(p, false));
   return deepFreeze({ file: file === undefined ? undefined : resolve(cwd, file), ...c } as Config);
 }

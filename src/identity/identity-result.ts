@@ -4,11 +4,15 @@ import type { Principal } from './principal.js';
 export type IdentityResult =
   | { readonly kind: 'none' }
   | { readonly kind: 'principal'; readonly principal: Principal }
-  /** `detail` says why, for the audit log; the client only learns `invalid-token`. */
-  | { readonly kind: 'invalid'; readonly reason: 'invalid-token'; readonly detail: string };
+  /** `detail` says why, for the audit log; the client only learns the reason code. */
+  | { readonly kind: 'invalid'; readonly reason: 'invalid-token' | 'invalid-session'; readonly detail: string };
 
 export const NO_IDENTITY: IdentityResult = Object.freeze({ kind: 'none' });
 
 export function invalidToken(detail: string): IdentityResult {
   return { kind: 'invalid', reason: 'invalid-token', detail };
+}
+
+export function invalidSession(detail: string): IdentityResult {
+  return { kind: 'invalid', reason: 'invalid-session', detail };
 }

@@ -8,16 +8,23 @@ import type { JwtVerifier } from './jwt-verifier.js';
  * unusable (malformed, or no issuer configured) is a failed credential, never "anonymous
  * with a hint".
  */
+export interface SessionIdentity {
+  resolve(facts: RequestFacts, nowMs: number): Promise<IdentityResult>;
+}
+
 export class IdentityResolver {
   readonly #jwt: JwtVerifier;
+  #sessions: SessionIdentity | undefined;
 
-  constructor(jwt: JwtVerifier) {
+  constructor(jwt: JwtVerifier, sessions?: SessionIdentity) {
     this.#jwt = jwt;
+    this.#sessions = sessions;
   }
 
+  /** A bearer token, when present, decides alone; otherwise the browser session, if any. */
   async resolve(facts: RequestFacts, nowMs: number): Promise<IdentityResult> {
     const authorization = facts.headers.get('authorization');
-    if (authorization === undefined) return NO_IDENTITY;
+    if (authorization === undefined) return this.#sessions ? this.#sessions.resolve(facts, nowMs) : NO_IDENTITY;
     const token = bearerToken(authorization);
     // Another scheme (Basic, a custom one) belongs to the upstream, not to Verdict.
     if (token === undefined) return /^bearer\b/i.test(authorization) ? invalidToken('malformed bearer header') : NO_IDENTITY;

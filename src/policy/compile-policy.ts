@@ -3,6 +3,7 @@ import type { Problem } from '../errors.js';
 import { compileSchema } from '../schema-validator.js';
 import { RuleCompileError, pointerJoin } from './compile-error.js';
 import { compileMatch, type MatchSpec } from './compile-match.js';
+import { normalizeHost } from './host-pattern.js';
 import { compileRule } from './compile-rule.js';
 import type { CompileEnv } from './criteria/criterion.js';
 import type { CompiledRoute, PolicySet } from './policy-set.js';
@@ -86,5 +87,7 @@ export function compilePolicy(sources: readonly PolicySource[], env: CompileEnv)
 
   const files = sorted.map((s) => Object.freeze({ name: s.name, sha256: sha256(s.text) }));
   const hash = sha256(files.map((f) => `${f.name}\0${f.sha256}\n`).join(''));
-  return { ok: true, policy: Object.freeze({ routes: Object.freeze(routes), byId, hash, files: Object.freeze(files) }) };
+  const hosts = new Set<string>();
+  for (const r of routes) for (const h of (r.source.match as MatchSpec | undefined)?.hosts ?? []) if (!h.startsWith('*.')) hosts.add(normalizeHost(h));
+  return { ok: true, policy: Object.freeze({ routes: Object.freeze(routes), byId, hash, files: Object.freeze(files), hosts }) };
 }

@@ -22,4 +22,6 @@ export interface PolicySet {
   /** sha256 over the file names and contents, hex. */
   readonly hash: string;
   readonly files: readonly { readonly name: string; readonly sha256: string }[];
+  /** Every exact host named in a route's `match.hosts`: Verdict's own hosts for login callbacks. */
+  readonly hosts: ReadonlySet<string>;
 }

@@ -16,6 +16,10 @@ export function criterionReasons(criterion: string): { ok: string; unauthorized:
 export const REQUEST_REASONS: Readonly<Record<string, string>> = Object.freeze({
   'user-unauthenticated': 'a criterion needs an identity and the request carries no valid one (401, or login for browsers)',
   'invalid-token': 'a bearer token was presented and failed verification; it was ignored as an identity',
+  'invalid-session': 'a session cookie was presented but is not valid: tampered, expired, idle, revoked, its user suspended, or its claims could not be refreshed',
+  'login-callback': 'the OIDC callback: the login completed and the browser is sent back (302)',
+  'login-failed': 'the OIDC callback could not complete the login: no or expired login state, replay, IdP error (400/403)',
+  'logout': 'the logout path: the session was revoked and the cookie cleared (302)',
   'route-not-found': 'no route matched, the route id Envoy sent is unknown, or a route id is required and missing (404)',
   'invalid-path': 'the path could not be normalized safely: encoded slash or backslash, NUL, bad percent-encoding, climbing above / (400)',
   'bad-request': 'the request cannot be interpreted safely: no HTTP attributes, bad host, missing method (400)',

@@ -2,6 +2,7 @@ import type { IdentityResult } from '../identity/identity-result.js';
 import type { Decision } from '../policy/decision.js';
 import type { RequestFacts } from '../request/facts.js';
 import { denyBody } from './deny-body.js';
+import { withoutCookies } from '../session/cookies.js';
 import { DECISION_ID_HEADER, identityHeaders, spoofedHeaders } from './identity-headers.js';
 
 /** What one decision produced, as the transports need it. */
@@ -10,10 +11,14 @@ export interface CheckOutcome {
   readonly decision: Decision;
   readonly identity: IdentityResult;
   readonly facts: RequestFacts | undefined;
+  /** Headers for the client on a deny: `location` and `set-cookie` of the login flow. */
+  readonly extraHeaders?: readonly [string, string][] | undefined;
 }
 
 export interface ResponseOptions {
   readonly exposeReasons: boolean;
+  /** Verdict's own cookies (session, login state): never sent upstream. */
+  readonly isOwnCookie?: ((name: string) => boolean) | undefined;
 }
 
 /** `envoy.config.core.v3.HeaderValueOption`, keepCase shape. */
@@ -60,14 +65,24 @@ function metadata(o: CheckOutcome): { fields: Record<string, StructValue> } {
 
 /** `WWW-Authenticate` for a 401 (RFC 6750), naming a rejected token as such. */
 export function wwwAuthenticate(o: CheckOutcome): string {
-  return o.identity.kind === 'invalid' ? 'Bearer realm="verdict", error="invalid_token"' : 'Bearer realm="verdict"';
+  return o.identity.kind === 'invalid' && o.identity.reason === 'invalid-token' ? 'Bearer realm="verdict", error="invalid_token"' : 'Bearer realm="verdict"';
 }
 
-/** On allow: the identity headers to set upstream, and the client's `x-verdict-*` to strip. */
-export function allowHeaders(o: CheckOutcome): { set: [string, string][]; remove: string[] } {
+/**
+ * On allow: the identity headers to set upstream, and the client's `x-verdict-*` to
+ * strip. Verdict's own cookies are cut out of the `cookie` header sent upstream.
+ */
+export function allowHeaders(o: CheckOutcome, options: ResponseOptions): { set: [string, string][]; remove: string[] } {
   const principal = o.identity.kind === 'principal' ? o.identity.principal : undefined;
   const set = identityHeaders(principal, o.decisionId);
-  return { set, remove: o.facts ? spoofedHeaders(o.facts.headers, set) : [] };
+  const remove = o.facts ? spoofedHeaders(o.facts.headers, set) : [];
+  const cookie = o.facts?.headers.get('cookie');
+  if (cookie !== undefined && options.isOwnCookie) {
+    const kept = withoutCookies(cookie, options.isOwnCookie);
+    if (kept === undefined) remove.push('cookie');
+    else if (kept !== cookie) set.push(['cookie', kept]);
+  }
+  return { set, remove };
 }
 
 /** On deny: what the client gets, in gRPC and HTTP modes alike. */
@@ -80,6 +95,7 @@ export function denyAnswer(o: CheckOutcome, options: ResponseOptions): { status:
     ['cache-control', 'no-store'],
   ];
   if (d.status === 401) headers.push(['www-authenticate', wwwAuthenticate(o)]);
+  if (o.extraHeaders) headers.push(...o.extraHeaders);
   return { status: d.status, headers, body: body.body };
 }
 
@@ -87,7 +103,7 @@ export function denyAnswer(o: CheckOutcome, options: ResponseOptions): { status:
 export function checkResponse(o: CheckOutcome, options: ResponseOptions): Record<string, unknown> {
   const dynamic_metadata = metadata(o);
   if (o.decision.allow) {
-    const { set, remove } = allowHeaders(o);
+    const { set, remove } = allowHeaders(o, options);
     return {
       status: { code: GRPC_OK },
       ok_response: { headers: set.map(([k, v]) => overwrite(k, v)), headers_to_remove: remove },

@@ -6,6 +6,7 @@ export interface DenyBody {
 }
 
 const TITLES: Record<number, string> = {
+  302: 'Redirecting',
   400: 'Bad request',
   401: 'Sign-in required',
   403: 'Access denied',
@@ -14,6 +15,7 @@ const TITLES: Record<number, string> = {
 };
 
 const ERRORS: Record<number, string> = {
+  302: 'redirect',
   400: 'bad_request',
   401: 'unauthenticated',
   403: 'forbidden',

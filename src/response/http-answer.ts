@@ -13,7 +13,7 @@ export interface HttpAnswer {
  */
 export function httpAnswer(o: CheckOutcome, options: ResponseOptions): HttpAnswer {
   if (o.decision.allow) {
-    const { set, remove } = allowHeaders(o);
+    const { set, remove } = allowHeaders(o, options);
     const headers: [string, string][] = [...set, ['cache-control', 'no-store']];
     if (remove.length > 0) headers.push(['x-envoy-auth-headers-to-remove', remove.join(',')]);
     return { status: 200, headers, body: '' };

@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { OidcConfig, SessionConfig } from '../config/config.js';
+import { parseDuration } from '../duration.js';
+import { claimsToPrincipal } from '../identity/claims-to-principal.js';
+import { NO_IDENTITY, invalidSession, type IdentityResult } from '../identity/identity-result.js';
+import type { RequestFacts } from '../request/facts.js';
+import { clearCookie, parseCookies, setCookie } from './cookies.js';
+import type { OidcClient } from './oidc-client.js';
+import { safeReturnUrl } from './return-url.js';
+import type { Sealer } from './sealer.js';
+import type { SessionRecord, SessionStore } from './session-store.js';
+
+/** A response Verdict gives itself (login, callback, logout), as a deny to Envoy. */
+export interface WebAnswer {
+  readonly status: number;
+  readonly headers: [string, string][];
+  readonly reasons: string[];
+  readonly detail: string;
+  readonly identity?: IdentityResult;
+}
+
+export interface WebSessionsOptions {
+  readonly oidc: OidcConfig;
+  readonly session: SessionConfig;
+  readonly sealer: Sealer;
+  readonly store: SessionStore;
+  readonly client: OidcClient;
+  /** The exact hosts of the policy routes: only these get login callbacks. */
+  readonly knownHosts: () => ReadonlySet<string>;
+}
+
+const ms = (d: string): number => parseDuration(d)!;
+// lastSeen is written at most this often per session: idle timeouts are exact to this much.
+const TOUCH_EVERY_MS = 30_000;
+
+/**
+ * Browser sessions: OIDC login and callback, session cookies, logout, and the
+ * continuous verification of every request that carries a session cookie.
+ */
+export class WebSessions {
+  readonly #o: WebSessionsOptions;
+  readonly #maxAgeMs: number;
+  readonly #idleMs: number;
+  readonly #refreshMs: number;
+  readonly #loginMs: number;
+  readonly #loginPrefix: string;
+  readonly #usedStates: LRUCache<string, true>;
+  readonly #refreshing = new Map<string, Promise<SessionRecord | undefined>>();
+
+  constructor(options: WebSessionsOptions) {
+    this.#o = options;
+    this.#maxAgeMs = ms(options.session.max_age);
+    this.#idleMs = ms(options.session.idle_timeout);
+    this.#refreshMs = ms(options.oidc.claims_refresh_interval);
+    this.#loginMs = ms(options.oidc.login_timeout);
+    this.#loginPrefix = options.session.cookie_name.startsWith('__Host-') ? '__Host-verdict_login_' : 'verdict_login_';
+    this.#usedStates = new LRUCache({ max: 100_000, ttl: this.#loginMs });
+  }
+
+  /** Cookies that are Verdict's own and never go upstream. */
+  isOwnCookie = (name: string): boolean => name === this.#o.session.cookie_name || name.startsWith(this.#loginPrefix);
+
+  flowPath(facts: RequestFacts): 'callback' | 'logout' | undefined {
+    if (facts.path === this.#o.oidc.callback_path) return 'callback';
+    if (facts.path === this.#o.oidc.logout_path) return 'logout';
+    return undefined;
+  }
+
+  #origin(host: string): string {
+    const port = this.#o.oidc.public_port;
+    return `${this.#o.oidc.public_scheme}://${host}${port === undefined ? '' : `:${port}`}`;
+  }
+
+  #ownHost(facts: RequestFacts): boolean {
+    return facts.host !== '' && this.#o.knownHosts().has(facts.host);
+  }
+
+  // ---- continuous verification -------------------------------------------------------
+
+  /** The identity of a session cookie, re-checked against the store on every request. */
+  async resolve(facts: RequestFacts, nowMs: number): Promise<IdentityResult> {
+    const cookie = parseCookies(facts.headers.get('cookie'))[this.#o.session.cookie_name];
+    if (cookie === undefined || cookie === '') return NO_IDENTITY;
+    const sealed = await this.#o.sealer.open(cookie, 'session', nowMs);
+    if (!sealed || typeof sealed.sid !== 'string') return invalidSession('session cookie is tampered, expired or sealed with an unknown key');
+    let record = await this.#o.store.get(sealed.sid);
+    if (!record || record.issuer !== sealed.iss || record.subject !== sealed.sub) return invalidSession('session is revoked or unknown');
+    if (nowMs >= record.expiresAt) {
+      await this.#o.store.delete(record.sid);
+      return invalidSession('session reached its max_age');
+    }
+    if (nowMs - record.lastSeen > this.#idleMs) {
+      await this.#o.store.delete(record.sid);
+      return invalidSession('session was idle longer than idle_timeout');
+    }
+    if (await this.#o.store.isSuspended(record.issuer, record.subject)) return invalidSession('user is suspended');
+    if (nowMs - record.claimsRefreshedAt >= this.#refreshMs) {
+      record = await this.#refresh(record, nowMs);
+      if (!record) return invalidSession('claims could not be refreshed at the IdP');
+    } else if (nowMs - record.lastSeen >= TOUCH_EVERY_MS) {
+      record = { ...record, lastSeen: nowMs };
+      await this.#o.store.put(record);
+    }
+    const principal = claimsToPrincipal('session', { ...record.claims, iss: record.issuer, sub: record.subject, exp: Math.floor(record.expiresAt / 1000) }, this.#o.oidc.groups_claim);
+    return typeof principal === 'string' ? invalidSession(principal) : { kind: 'principal', principal };
+  }
+
+  /** One refresh per session at a time; a failed refresh ends the session. */
+  #refresh(record: SessionRecord, nowMs: number): Promise<SessionRecord | undefined> {
+    let p = this.#refreshing.get(record.sid);
+    if (!p) {
+      p = (async () => {
+        try {
+          if (!record.refreshToken) throw new Error('no refresh token');
+          const r = await this.#o.client.refresh(record.refreshToken, record.subject);
+          const next: SessionRecord = { ...record, claims: r.claims, refreshToken: r.refreshToken, claimsRefreshedAt: nowMs, lastSeen: nowMs };
+          await this.#o.store.put(next);
+          return next;
+        } catch {
+          await this.#o.store.delete(record.sid);
+          return undefined;
+        } finally {
+          this.#refreshing.delete(record.sid);
+        }
+      })();
+      this.#refreshing.set(record.sid, p);
+    }
+    return p;
+  }
+
+  // ---- login --------------------------------------------------------------------------
+
+  /** 302 to the IdP for a browser on one of our hosts; undefined when that cannot be. */
+  async loginRedirect(facts: RequestFacts, nowMs: number): Promise<WebAnswer | undefined> {
+    if (!this.#ownHost(facts)) return undefined;
+    const login = await this.#o.client.loginUrl(this.#origin(facts.host) + this.#o.oidc.callback_path);
+    const returnTo = safeReturnUrl(facts.path + (facts.query ? `?${facts.query}` : ''), []);
+    const sealed = await this.#o.sealer.seal({ st: login.state, n: login.nonce, v: login.verifier, r: returnTo, h: facts.host }, 'login', Math.floor(this.#loginMs / 1000), nowMs);
+    const headers: [string, string][] = [['location', login.url]];
+    // Several tabs may log in at once, each with its own state cookie; old ones are dropped
+    // so their number stays bounded.
+    const existing = Object.keys(parseCookies(facts.headers.get('cookie'))).filter((n) => n.startsWith(this.#loginPrefix)).sort();
+    for (const old of existing.slice(0, Math.max(0, existing.length - this.#o.session.max_login_cookies + 1))) headers.push(['set-cookie', clearCookie(old)]);
+    headers.push(['set-cookie', setCookie(this.#loginPrefix + login.state.slice(0, 16), sealed, Math.floor(this.#loginMs / 1000))]);
+    return { status: 302, headers, reasons: ['user-unauthenticated'], detail: 'browser sent to log in' };
+  }
+
+  async callback(facts: RequestFacts, nowMs: number): Promise<WebAnswer> {
+    const fail = (status: number, detail: string, headers: [string, string][] = []): WebAnswer => ({ status, headers, reasons: ['login-failed'], detail });
+    if (!this.#ownHost(facts)) return fail(400, 'callback on a host no route names');
+    const params = new URLSearchParams(facts.query);
+    const state = params.get('state') ?? '';
+    const cookieName = this.#loginPrefix + state.slice(0, 16);
+    const cookies = parseCookies(facts.headers.get('cookie'));
+    const raw = state.length >= 16 ? cookies[cookieName] : undefined;
+    const clear: [string, string][] = raw === undefined ? [] : [['set-cookie', clearCookie(cookieName)]];
+    if (params.has('error')) return fail(403, `the IdP answered ${params.get('error')}`, clear);
+    const login = raw === undefined ? undefined : await this.#o.sealer.open(raw, 'login', nowMs);
+    if (!login || login.st !== state || login.h !== facts.host) return fail(400, 'no login in progress for this state (missing, expired or foreign login cookie)', clear);
+    if (this.#usedStates.has(state)) return fail(400, 'login state used before (replay)', clear);
+    this.#usedStates.set(state, true);
+
+    let tokens;
+    try {
+      tokens = await this.#o.client.exchange(`${this.#origin(facts.host)}${this.#o.oidc.callback_path}?${facts.query}`, {
+        state,
+        nonce: String(login.n),
+        verifier: String(login.v),
+      });
+    } catch (e) {
+      return fail(403, `code exchange or ID token check failed: ${(e as Error).message}`, clear);
+    }
+    const claims = tokens.claims;
+    const issuer = String(claims.iss);
+    const subject = String(claims.sub);
+    if (await this.#o.store.isSuspended(issuer, subject)) return fail(403, 'user is suspended', clear);
+    // A fresh session id at every login: nothing from before the login carries over.
+    const record: SessionRecord = {
+      sid: randomUUID(),
+      issuer,
+      subject,
+      claims,
+      createdAt: nowMs,
+      expiresAt: nowMs + this.#maxAgeMs,
+      lastSeen: nowMs,
+      claimsRefreshedAt: nowMs,
+      refreshToken: tokens.refreshToken,
+    };
+    await this.#o.store.put(record);
+    const cookie = await this.#o.sealer.seal({ sid: record.sid, iss: issuer, sub: subject }, 'session', Math.floor(this.#maxAgeMs / 1000), nowMs);
+    const principal = claimsToPrincipal('session', { ...claims, iss: issuer, sub: subject }, this.#o.oidc.groups_claim);
+    return {
+      status: 302,
+      headers: [['location', safeReturnUrl(String(login.r), [])], ['set-cookie', setCookie(this.#o.session.cookie_name, cookie, Math.floor(this.#maxAgeMs / 1000))], ...clear],
+      reasons: ['login-callback'],
+      detail: 'login completed, session created',
+      identity: typeof principal === 'string' ? NO_IDENTITY : { kind: 'principal', principal },
+    };
+  }
+
+  // ---- logout -------------------------------------------------------------------------
+
+  async logout(facts: RequestFacts, nowMs: number): Promise<WebAnswer> {
+    const name = this.#o.session.cookie_name;
+    const raw = parseCookies(facts.headers.get('cookie'))[name];
+    const sealed = raw ? await this.#o.sealer.open(raw, 'session', nowMs) : undefined;
+    let identity: IdentityResult = NO_IDENTITY;
+    if (sealed && typeof sealed.sid === 'string') {
+      const record = await this.#o.store.get(sealed.sid);
+      if (record) {
+        const p = claimsToPrincipal('session', { ...record.claims, iss: record.issuer, sub: record.subject }, this.#o.oidc.groups_claim);
+        if (typeof p !== 'string') identity = { kind: 'principal', principal: p };
+      }
+      await this.#o.store.delete(sealed.sid);
+    }
+    const back = safeReturnUrl(new URLSearchParams(facts.query).get('return_to') ?? this.#o.oidc.post_logout_redirect, this.#o.oidc.allowed_return_hosts);
+    let location = back;
+    if (this.#ownHost(facts)) {
+      const absolute = back.startsWith('/') ? this.#origin(facts.host) + back : back;
+      try {
+        location = (await this.#o.client.endSessionUrl(absolute, undefined)) ?? back;
+      } catch {
+        location = back; // IdP unreachable: the local session is gone all the same
+      }
+    }
+    return { status: 302, headers: [['location', location], ['set-cookie', clearCookie(name)]], reasons: ['logout'], detail: sealed ? 'session revoked' : 'no session to revoke', identity };
+  }
+}
