@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DEMO_POLICY, startTestApp, type TestApp } from '../helpers/app.js';
+import { authClient, envoyCheckRequest, headerValue, type CheckResponseJs } from '../helpers/envoy-client.js';
+import { IdpBrowser, TestOidcProvider } from '../helpers/oidc-idp.js';
+import { cookiePairs, sessionKey } from '../helpers/sessions.js';
+
+const HTML = 'text/html,application/xhtml+xml,*/*;q=0.8';
+const setCookies = (r: CheckResponseJs) => (r.denied_response?.headers ?? []).filter((h) => h.header.key === 'set-cookie').map((h) => h.header.value);
+const status = (r: CheckResponseJs) => (r.status?.code ?? 0) === 0 ? 200 : Number(r.denied_response?.status?.code);
+
+describe('browser login through Envoy gRPC Check calls, against a real OIDC provider', () => {
+  let idp: TestOidcProvider;
+  let t: TestApp;
+  let client: ReturnType<typeof authClient>;
+  const keys = [sessionKey(), sessionKey()];
+
+  before(async () => {
+    idp = await TestOidcProvider.start({
+      redirectUris: ['http://grafana.example.com/.verdict/callback', 'http://status.example.com/.verdict/callback'],
+      postLogoutRedirectUris: ['http://grafana.example.com/'],
+    });
+    t = await startTestApp(
+      { 'demo.json': DEMO_POLICY },
+      {
+        identity: {
+          oidc: { issuer: idp.issuer, client_id: 'verdict', client_secret: 'verdict-test-secret', scopes: ['openid', 'email', 'groups'], public_scheme: 'http', allow_insecure_http: true, claims_refresh_interval: '2s' },
+          session: { keys, idle_timeout: '1h' },
+        },
+      },
+    );
+    client = authClient(t.app.grpcPort);
+  });
+  after(async () => {
+    client.close();
+    await t.app.stop();
+    await idp.close();
+  });
+
+  /** Logs `user` in and returns the session cookie header. */
+  async function login(user: string, path = '/d/abc?x=1'): Promise<string> {
+    const start = await client.check(envoyCheckRequest({ path, headers: { accept: HTML } }));
+    assert.equal(status(start), 302, 'a browser is sent to log in');
+    const authorize = headerValue(start.denied_response?.headers, 'location')!;
+    assert.ok(authorize.startsWith(`${idp.issuer}/auth?`), authorize);
+    const params = new URL(authorize).searchParams;
+    assert.equal(params.get('code_challenge_method'), 'S256');
+    assert.ok(params.get('state') && params.get('nonce') && params.get('code_challenge'));
+    assert.equal(params.get('redirect_uri'), 'http://grafana.example.com/.verdict/callback');
+    const loginCookie = setCookies(start).find((c) => c.startsWith('__Host-verdict_login_'))!;
+    assert.match(loginCookie, /HttpOnly/i);
+    assert.match(loginCookie, /Secure/i);
+    assert.match(loginCookie, /SameSite=Lax/i);
+
+    const callbackUrl = await new IdpBrowser().login(authorize, user);
+    const cb = new URL(callbackUrl);
+    assert.equal(cb.pathname, '/.verdict/callback');
+    const cookieHeader = [...cookiePairs([loginCookie])].map(([k, v]) => `${k}=${v}`).join('; ');
+    const done = await client.check(envoyCheckRequest({ path: cb.pathname + cb.search, headers: { accept: HTML, cookie: cookieHeader } }));
+    assert.equal(status(done), 302, JSON.stringify(done.denied_response?.body));
+    assert.equal(headerValue(done.denied_response?.headers, 'location'), path);
+    const session = setCookies(done).find((c) => c.startsWith('__Host-verdict_session='))!;
+    assert.ok(session, 'session cookie set');
+    assert.match(session, /HttpOnly/i);
+    assert.match(session, /Path=\//);
+    assert.doesNotMatch(session, /Domain=/i);
+    assert.ok(setCookies(done).some((c) => c.startsWith('__Host-verdict_login_') && /Max-Age=0/.test(c)), 'the login cookie is single use');
+    return [...cookiePairs([session])].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  it('logs in, then allows with identity headers and strips Verdict cookies upstream', async () => {
+    const cookie = await login('alice');
+    const res = await client.check(envoyCheckRequest({ path: '/d/abc', headers: { accept: HTML, cookie: `${cookie}; app=1` } }));
+    assert.equal(status(res), 200);
+    const h = res.ok_response!.headers!;
+    assert.equal(headerValue(h, 'x-verdict-user'), 'alice');
+    assert.equal(headerValue(h, 'x-verdict-email'), 'alice@example.com');
+    assert.equal(headerValue(h, 'x-verdict-groups'), 'sre');
+    assert.equal(headerValue(h, 'cookie'), 'app=1', 'only the app cookies go upstream');
+  });
+
+  it('denies a user outside the policy with 403 and the decision id', async () => {
+    const cookie = await login('bob');
+    const res = await client.check(envoyCheckRequest({ path: '/', headers: { accept: HTML, cookie } }));
+    assert.equal(status(res), 403);
+    assert.match(res.denied_response!.body!, /Decision id/);
+  });
+
+  it('API clients get 401, not a login redirect', async () => {
+    const res = await client.check(envoyCheckRequest({ path: '/api/x', headers: { accept: 'application/json' } }));
+    assert.equal(status(res), 401);
+    const xhr = await client.check(envoyCheckRequest({ path: '/', headers: { accept: HTML, 'x-requested-with': 'XMLHttpRequest' } }));
+    assert.equal(status(xhr), 401);
+  });
+
+  it('logout revokes the session: replaying the old cookie is denied', async () => {
+    const cookie = await login('alice');
+    const out = await client.check(envoyCheckRequest({ path: '/.verdict/logout', headers: { accept: HTML, cookie } }));
+    assert.equal(status(out), 302);
+    assert.ok(setCookies(out).some((c) => c.startsWith('__Host-verdict_session=;') && /Max-Age=0/.test(c)));
+    const location = headerValue(out.denied_response?.headers, 'location')!;
+    assert.ok(location.startsWith(`${idp.issuer}/session/end`), `RP-initiated logout at the IdP: ${location}`);
+    const replay = await client.check(envoyCheckRequest({ path: '/', headers: { accept: 'application/json', cookie } }));
+    assert.equal(status(replay), 401);
+    assert.deepEqual(JSON.parse(replay.denied_response!.body!).reasons, ['invalid-session', 'user-unauthenticated']);
+  });
+
+  it('refuses tampered, foreign-key and oversized cookies', async () => {
+    const cookie = await login('alice');
+    const value = cookie.split('=')[1]!;
+    const tampered = `${value.slice(0, -4)}${value.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`;
+    const foreign = value.replace(/^[^.]+/, Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid: 'someone' })).toString('base64url'));
+    for (const bad of [tampered, foreign, 'x'.repeat(5000), 'not-a-jwe']) {
+      const res = await client.check(envoyCheckRequest({ path: '/', headers: { accept: 'application/json', cookie: `__Host-verdict_session=${bad}` } }));
+      assert.equal(status(res), 401);
+      assert.deepEqual(JSON.parse(res.denied_response!.body!).reasons, ['invalid-session', 'user-unauthenticated']);
+    }
+  });
+
+  it('a callback without its login cookie, or replayed, fails; open redirects land on /', async () => {
+    const res = await client.check(envoyCheckRequest({ path: '/.verdict/callback?code=abc&state=0123456789abcdefXYZ', headers: { accept: HTML } }));
+    assert.equal(status(res), 400);
+    assert.deepEqual(JSON.parse(JSON.stringify(res.dynamic_metadata?.fields?.reasons?.listValue?.values.map((v) => v.stringValue))), ['login-failed']);
+    for (const evil of ['//evil.com', '/\\evil.com', 'https://evil.com']) {
+      const out = await client.check(envoyCheckRequest({ path: `/.verdict/logout?return_to=${encodeURIComponent(evil)}`, host: 'status.example.com', headers: { accept: HTML } }));
+      assert.equal(status(out), 302);
+      const loc = headerValue(out.denied_response?.headers, 'location')!;
+      assert.ok(!loc.includes('evil.com'), `${evil} → ${loc}`);
+    }
+  });
+
+  it('a group removed at the IdP is denied after the refresh interval', async () => {
+    const cookie = await login('alice');
+    const before = await client.check(envoyCheckRequest({ path: '/', headers: { accept: 'application/json', cookie } }));
+    assert.equal(status(before), 200);
+    idp.users.get('alice')!.groups = ['dev'];
+    await new Promise((r) => setTimeout(r, 2200));
+    const after = await client.check(envoyCheckRequest({ path: '/', headers: { accept: 'application/json', cookie } }));
+    assert.equal(status(after), 403);
+    assert.deepEqual(JSON.parse(after.denied_response!.body!).reasons.sort(), ['email-unauthorized', 'groups-unauthorized']);
+    idp.users.get('alice')!.groups = ['sre'];
+  });
+
+  it('audits logins, logouts and session decisions with auth_method session', async () => {
+    await t.app.stop();
+    const records = t.records();
+    assert.ok(records.some((r) => (r['verdict.reasons'] as string[] | undefined)?.includes('login-callback') && r['user.id'] === 'alice'));
+    assert.ok(records.some((r) => (r['verdict.reasons'] as string[] | undefined)?.includes('logout')));
+    assert.ok(records.some((r) => r['verdict.auth_method'] === 'session' && r['verdict.decision'] === 'allow'));
+    const text = JSON.stringify(records);
+    assert.doesNotMatch(text, /__Host-verdict_session=/);
+    assert.doesNotMatch(text, /verdict-test-secret/);
+    assert.doesNotMatch(text, /eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}/, 'no token or sealed cookie in the trail');
+  });
+});
