@@ -18,6 +18,8 @@ import { HttpServer } from './servers/http-server.js';
 import { splitListen } from './servers/listen-address.js';
 import { Metrics } from './servers/metrics.js';
 import { MemorySessionStore } from './session/memory-store.js';
+import { RedisSessionStore } from './session/redis-store.js';
+import { handleAdmin } from './servers/admin-api.js';
 import { OidcClient } from './session/oidc-client.js';
 import { Sealer } from './session/sealer.js';
 import type { SessionStore } from './session/session-store.js';
@@ -25,11 +27,25 @@ import { WebSessions } from './session/web-sessions.js';
 import { randomUUID } from 'node:crypto';
 
 /** Browser sessions and their store, when `identity.oidc` is configured. */
-function webSessionsFromConfig(config: Config, knownHosts: () => ReadonlySet<string>): { web?: WebSessions; store?: SessionStore } {
+async function webSessionsFromConfig(config: Config, knownHosts: () => ReadonlySet<string>): Promise<{ web?: WebSessions; store?: SessionStore }> {
   const oidc = config.identity.oidc;
   if (!oidc) return {};
-  const store = new MemorySessionStore();
-  const web = new WebSessions({ oidc, session: config.identity.session, sealer: new Sealer(config.identity.session.keys!), store, client: new OidcClient(oidc), knownHosts });
+  const session = config.identity.session;
+  const sealer = new Sealer(session.keys!);
+  let store: SessionStore;
+  if (session.store.type === 'redis') {
+    try {
+      store = await RedisSessionStore.connect(session.store.url!, sealer, session.store.prefix);
+    } catch (e) {
+      throw new VerdictError('STORE_UNAVAILABLE', 'cannot reach the session store', {
+        cause: e,
+        problems: [{ file: config.file ?? '(built-in defaults)', pointer: '/identity/session/store/url', message: `cannot connect to Redis: ${(e as Error).message}` }],
+      });
+    }
+  } else {
+    store = new MemorySessionStore();
+  }
+  const web = new WebSessions({ oidc, session, sealer, store, client: new OidcClient(oidc), knownHosts });
   return { web, store };
 }
 
@@ -71,7 +87,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const audit = options.audit ?? createAuditSink({ sink: config.audit.sink, path: config.audit.path, maxDelayMs: durationMs(config.audit.max_delay) });
   const policies = new PolicyStore(config.policies.dir, policySet);
   const metrics = new Metrics();
-  const { web, store } = webSessionsFromConfig(config, () => policies.current.hosts);
+  const { web, store } = await webSessionsFromConfig(config, () => policies.current.hosts);
   const identity = identityFromConfig(config, {}, web);
   let stopping = false;
   let listening = false;
@@ -101,7 +117,9 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const trusted = trustedProxies(config);
   const httpServer = new HttpServer(
     {
-      ready: () => listening && !stopping && audit.healthy(),
+      ready: () => listening && !stopping && audit.healthy() && (store?.healthy() ?? true),
+      admin: (req, res) =>
+        handleAdmin(req, res, { store, audit, tokens: config.admin.tokens.map((t) => ({ name: t.name, token: t.token! })), defaultIssuer: config.identity.oidc?.issuer }),
       async authorize(mode, req) {
         try {
           const build = mode === 'envoy' ? () => factsFromEnvoyHttp(req, { trusted }) : () => factsFromForwardAuth(req, { trusted });

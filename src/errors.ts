@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   POLICY_UNREADABLE: 'a policy file could not be read or parsed',
   AUDIT_WRITE_FAILED: 'the audit sink could not accept a record',
   LISTEN_FAILED: 'a server could not bind its address',
+  STORE_UNAVAILABLE: 'the session store cannot be reached',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

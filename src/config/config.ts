@@ -37,6 +37,14 @@ export interface SessionConfig {
   readonly max_age: string;
   readonly idle_timeout: string;
   readonly max_login_cookies: number;
+  readonly store: { readonly type: 'memory' | 'redis'; readonly url: string | undefined; readonly prefix: string };
+}
+
+export interface AdminToken {
+  readonly name: string;
+  /** Filled from `token_file` (or VERDICT_ADMIN_TOKEN, name `env`) when not inline. */
+  readonly token: string | undefined;
+  readonly token_file: string | undefined;
 }
 
 export interface Config {
@@ -54,6 +62,7 @@ export interface Config {
     readonly oidc: OidcConfig | undefined;
     readonly session: SessionConfig;
   };
+  readonly admin: { readonly tokens: readonly AdminToken[] };
   readonly request: { readonly xff_trusted_hops: number };
   readonly response: { readonly expose_reasons: boolean };
   readonly shutdown: { readonly drain_delay: string; readonly grace_period: string };

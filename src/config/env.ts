@@ -12,6 +12,7 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; typ
   { env: 'VERDICT_LOG_LEVEL', path: ['log', 'level'], type: 'string' },
   { env: 'VERDICT_OIDC_CLIENT_SECRET', path: ['identity', 'oidc', 'client_secret'], type: 'string' },
   { env: 'VERDICT_SESSION_KEYS', path: ['identity', 'session', 'keys'], type: 'list' },
+  { env: 'VERDICT_SESSION_REDIS_URL', path: ['identity', 'session', 'store', 'url'], type: 'string' },
 ];
 
 function coerce(value: string, type: 'string' | 'boolean' | 'integer' | 'list'): unknown {
@@ -24,6 +25,13 @@ function coerce(value: string, type: 'string' | 'boolean' | 'integer' | 'list'):
 /** Returns the names of the variables that were applied, for the start record. */
 export function applyEnv(doc: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
   const applied: string[] = [];
+  // VERDICT_ADMIN_TOKEN adds an admin token named "env" (a list entry, not a plain key).
+  if (env.VERDICT_ADMIN_TOKEN) {
+    const admin = (doc.admin ??= {}) as Record<string, unknown>;
+    const tokens = (admin.tokens ??= []) as unknown[];
+    if (Array.isArray(tokens)) tokens.push({ name: 'env', token: env.VERDICT_ADMIN_TOKEN });
+    applied.push('VERDICT_ADMIN_TOKEN');
+  }
   for (const o of ENV_OVERRIDES) {
     const raw = env[o.env];
     if (raw === undefined || raw === '') continue;

@@ -89,5 +89,12 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   c.policies.dir = abs(c.policies.dir, env.VERDICT_POLICIES_DIR !== undefined && env.VERDICT_POLICIES_DIR !== '');
   if (c.audit.path !== undefined) c.audit.path = abs(c.audit.path, env.VERDICT_AUDIT_PATH !== undefined && env.VERDICT_AUDIT_PATH !== '');
   loadSecrets(c.identity, name, (p) => abs(p, false));
+  const admin = (c as unknown as { admin: { tokens: { name: string; token?: string; token_file?: string }[] } }).admin;
+  admin.tokens.forEach((t, i) => {
+    if (t.token === undefined && t.token_file !== undefined) t.token = readSecretFile(abs(t.token_file, false), name, `/admin/tokens/${i}/token_file`);
+    if (t.token === undefined || t.token.length < 16) {
+      throw new VerdictError('CONFIG_INVALID', 'bad admin token', { problems: [{ file: name, pointer: `/admin/tokens/${i}`, message: 'needs token or token_file with at least 16 characters' }] });
+    }
+  });
   return deepFreeze({ file: file === undefined ? undefined : resolve(cwd, file), ...c } as Config);
 }

@@ -100,6 +100,18 @@ export function configSchema(): Record<string, unknown> {
               max_age: duration('12h'),
               idle_timeout: duration('2h'),
               max_login_cookies: { type: 'integer', minimum: 1, maximum: 20, default: 5 },
+              store: {
+                type: 'object',
+                additionalProperties: false,
+                default: {},
+                properties: {
+                  type: { enum: ['memory', 'redis'], default: 'memory' },
+                  url: { type: 'string', pattern: '^rediss?://' },
+                  prefix: { type: 'string', default: 'verdict:' },
+                },
+                if: { properties: { type: { const: 'redis' } }, required: ['type'] },
+                then: { required: ['url'] },
+              },
             },
           },
           jwt: {
@@ -118,6 +130,27 @@ export function configSchema(): Record<string, unknown> {
                 clock_skew: duration('30s'),
                 jwks_cooldown: duration('30s'),
                 jwks_timeout: duration('5s'),
+              },
+            },
+          },
+        },
+      },
+      admin: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          tokens: {
+            type: 'array',
+            default: [],
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name'],
+              properties: {
+                name: { type: 'string', pattern: '^[A-Za-z0-9_.@-]+$' },
+                token: { type: 'string', minLength: 16 },
+                token_file: { type: 'string', minLength: 1 },
               },
             },
           },

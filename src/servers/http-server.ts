@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { EXT_AUTHZ_PREFIX, type HttpAuthzRequest } from '../request/from-http.js';
 import type { HttpAnswer } from '../response/http-answer.js';
+import { ADMIN_PREFIX } from './admin-api.js';
 import type { Metrics } from './metrics.js';
 
 export type AuthzMode = 'envoy' | 'forward-auth';
@@ -11,6 +12,8 @@ export interface HttpState {
   ready(): boolean;
   /** One decision in an HTTP mode; always resolves (a deny on failure). */
   authorize(mode: AuthzMode, req: HttpAuthzRequest): Promise<HttpAnswer>;
+  /** The admin API (`/admin/v1/…`). */
+  admin(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
 /** Operations endpoints and the HTTP authorization modes (`/ext-authz/…`, `/forward-auth`). */
@@ -38,6 +41,7 @@ export class HttpServer {
         res.end(answer.body);
         return;
       }
+      if (path.startsWith(ADMIN_PREFIX)) return await state.admin(req, res);
       if (path === '/healthz') return text(res, 200, 'ok\n');
       if (path === '/readyz') return state.ready() ? text(res, 200, 'ready\n') : text(res, 503, 'not ready\n');
       if (path === '/metrics') {

@@ -49,5 +49,9 @@ export class MemorySessionStore implements SessionStore {
     return this.#suspended.has(userKey(issuer, subject));
   }
 
+  healthy(): boolean {
+    return true;
+  }
+
   async close(): Promise<void> {}
 }
