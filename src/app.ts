@@ -20,6 +20,7 @@ import { Metrics } from './servers/metrics.js';
 import { MemorySessionStore } from './session/memory-store.js';
 import { RedisSessionStore } from './session/redis-store.js';
 import { handleAdmin } from './servers/admin-api.js';
+import { AssertionSigner } from './identity/assertion-signer.js';
 import { OidcClient } from './session/oidc-client.js';
 import { Sealer } from './session/sealer.js';
 import type { SessionStore } from './session/session-store.js';
@@ -88,6 +89,8 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const policies = new PolicyStore(config.policies.dir, policySet);
   const metrics = new Metrics();
   const { web, store } = await webSessionsFromConfig(config, () => policies.current.hosts);
+  const a = config.identity.assertion;
+  const assertion = a ? await AssertionSigner.load({ keyFile: a.key_file, issuer: a.issuer, ttlSeconds: Math.floor(durationMs(a.ttl) / 1000), groupsPrefix: a.groups_prefix }) : undefined;
   const identity = identityFromConfig(config, {}, web);
   let stopping = false;
   let listening = false;
@@ -97,6 +100,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     identity,
     audit,
     web,
+    assertion,
     observe: (o, transport, seconds) => metrics.observeDecision(o, transport, seconds),
     options: { requireRouteId: config.policies.require_route_id, includeQuery: config.audit.include_query },
   };
@@ -118,6 +122,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const httpServer = new HttpServer(
     {
       ready: () => listening && !stopping && audit.healthy() && (store?.healthy() ?? true),
+      jwks: () => assertion?.jwks,
       admin: (req, res) =>
         handleAdmin(req, res, { store, audit, tokens: config.admin.tokens.map((t) => ({ name: t.name, token: t.token! })), defaultIssuer: config.identity.oidc?.issuer }),
       async authorize(mode, req) {

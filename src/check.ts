@@ -6,6 +6,7 @@ import { NO_IDENTITY, type IdentityResult } from './identity/identity-result.js'
 import { denial, internalError, type Decision } from './policy/decision.js';
 import { evaluate } from './policy/evaluate.js';
 import type { PolicySet } from './policy/policy-set.js';
+import type { Principal } from './identity/principal.js';
 import type { RequestFacts } from './request/facts.js';
 import type { FactsResult } from './request/from-check-request.js';
 import type { CheckOutcome } from './response/check-response.js';
@@ -24,6 +25,8 @@ export interface CheckDeps {
   readonly policies: { readonly current: PolicySet };
   readonly identity: { resolve(facts: RequestFacts, nowMs: number): Promise<IdentityResult> };
   readonly web?: WebFlow | undefined;
+  /** Signs `x-verdict-jwt-assertion` for allowed requests with an identity. */
+  readonly assertion?: { sign(principal: Principal, audience: string, nowMs: number): Promise<string> } | undefined;
   readonly audit: AuditSink;
   readonly observe?: (outcome: CheckOutcome, transport: 'grpc' | 'http', seconds: number) => void;
   readonly options: { readonly requireRouteId: boolean; readonly includeQuery: boolean };
@@ -64,6 +67,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
   let policyHash: string | undefined;
   let decision: Decision = internalError('decision did not complete');
   let extraHeaders: readonly [string, string][] | undefined;
+  let assertion: string | undefined;
   try {
     // One snapshot for the whole decision, however long identity takes.
     const policy = deps.policies.current;
@@ -86,6 +90,9 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
         requireRouteId: deps.options.requireRouteId,
         identityError: identity.kind === 'invalid' ? identity.reason : undefined,
       });
+      if (decision.allow && identity.kind === 'principal' && deps.assertion) {
+        assertion = await deps.assertion.sign(identity.principal, built.facts.host, nowMs);
+      }
       if (decision.status === 401 && deps.web && wantsLoginRedirect(built.facts)) {
         const login = await beforeDeadline(deps.web.loginRedirect(built.facts, nowMs), deadlineMs, Date.now());
         if (login) {
@@ -98,11 +105,11 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
     decision = internalError(describeError(e), facts?.routeId);
   } finally {
     const durationMs = performance.now() - started;
-    const outcome: CheckOutcome = { decisionId, decision, identity, facts, extraHeaders };
+    const outcome: CheckOutcome = { decisionId, decision, identity, facts, extraHeaders, assertion };
     deps.audit.write(
       decisionRecord({ decisionId, timeMs: nowMs, transport, decision, facts, rawPath, identity, policyHash, durationMs, includeQuery: deps.options.includeQuery }),
     );
     deps.observe?.(outcome, transport, durationMs / 1000);
   }
-  return { decisionId, decision, identity, facts, extraHeaders };
+  return { decisionId, decision, identity, facts, extraHeaders, assertion };
 }

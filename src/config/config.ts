@@ -60,6 +60,8 @@ export interface Config {
     readonly token_cache_max_ttl: string;
     readonly jwt: readonly JwtIssuerConfig[];
     readonly oidc: OidcConfig | undefined;
+    /** Signed identity for upstreams (`x-verdict-jwt-assertion`); key_file holds a PKCS#8 P-256 key. */
+    readonly assertion: { readonly key_file: string; readonly issuer: string; readonly ttl: string; readonly groups_prefix: readonly string[] | undefined } | undefined;
     readonly session: SessionConfig;
   };
   readonly admin: { readonly tokens: readonly AdminToken[] };

@@ -89,6 +89,8 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   c.policies.dir = abs(c.policies.dir, env.VERDICT_POLICIES_DIR !== undefined && env.VERDICT_POLICIES_DIR !== '');
   if (c.audit.path !== undefined) c.audit.path = abs(c.audit.path, env.VERDICT_AUDIT_PATH !== undefined && env.VERDICT_AUDIT_PATH !== '');
   loadSecrets(c.identity, name, (p) => abs(p, false));
+  const assertion = (c.identity as { assertion?: { key_file: string } }).assertion;
+  if (assertion) assertion.key_file = abs(assertion.key_file, false);
   const admin = (c as unknown as { admin: { tokens: { name: string; token?: string; token_file?: string }[] } }).admin;
   admin.tokens.forEach((t, i) => {
     if (t.token === undefined && t.token_file !== undefined) t.token = readSecretFile(abs(t.token_file, false), name, `/admin/tokens/${i}/token_file`);

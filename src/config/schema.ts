@@ -114,6 +114,17 @@ export function configSchema(): Record<string, unknown> {
               },
             },
           },
+          assertion: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              key_file: { type: 'string', minLength: 1 },
+              issuer: { type: 'string', minLength: 1, default: 'verdict' },
+              ttl: duration('2m'),
+              groups_prefix: { type: 'array', items: { type: 'string' } },
+            },
+            required: ['key_file'],
+          },
           jwt: {
             type: 'array',
             default: [],

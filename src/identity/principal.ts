@@ -16,4 +16,6 @@ export interface Principal {
   readonly authTime: number | undefined;
   /** Seconds since the epoch when the credential stops being valid. */
   readonly expiresAt: number | undefined;
+  /** The browser session id, for sessions only. */
+  readonly sessionId?: string | undefined;
 }

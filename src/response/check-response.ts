@@ -3,7 +3,7 @@ import type { Decision } from '../policy/decision.js';
 import type { RequestFacts } from '../request/facts.js';
 import { denyBody } from './deny-body.js';
 import { withoutCookies } from '../session/cookies.js';
-import { DECISION_ID_HEADER, identityHeaders, spoofedHeaders } from './identity-headers.js';
+import { ASSERTION_HEADER, DECISION_ID_HEADER, identityHeaders, spoofedHeaders } from './identity-headers.js';
 
 /** What one decision produced, as the transports need it. */
 export interface CheckOutcome {
@@ -13,6 +13,8 @@ export interface CheckOutcome {
   readonly facts: RequestFacts | undefined;
   /** Headers for the client on a deny: `location` and `set-cookie` of the login flow. */
   readonly extraHeaders?: readonly [string, string][] | undefined;
+  /** Signed identity for the upstream (`x-verdict-jwt-assertion`), on allow. */
+  readonly assertion?: string | undefined;
 }
 
 export interface ResponseOptions {
@@ -75,6 +77,7 @@ export function wwwAuthenticate(o: CheckOutcome): string {
 export function allowHeaders(o: CheckOutcome, options: ResponseOptions): { set: [string, string][]; remove: string[] } {
   const principal = o.identity.kind === 'principal' ? o.identity.principal : undefined;
   const set = identityHeaders(principal, o.decisionId);
+  if (o.assertion) set.push([ASSERTION_HEADER, o.assertion]);
   const remove = o.facts ? spoofedHeaders(o.facts.headers, set) : [];
   const cookie = o.facts?.headers.get('cookie');
   if (cookie !== undefined && options.isOwnCookie) {

@@ -2,6 +2,7 @@ import type { Principal } from '../identity/principal.js';
 
 export const HEADER_PREFIX = 'x-verdict-';
 export const DECISION_ID_HEADER = 'x-verdict-decision-id';
+export const ASSERTION_HEADER = 'x-verdict-jwt-assertion';
 
 // Claim values reach upstream headers: anything that is not a visible character or a
 // space could split or smuggle headers, so such a value is dropped, not repaired.

@@ -14,6 +14,8 @@ export interface HttpState {
   authorize(mode: AuthzMode, req: HttpAuthzRequest): Promise<HttpAnswer>;
   /** The admin API (`/admin/v1/…`). */
   admin(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Public keys of `x-verdict-jwt-assertion`, when assertions are configured. */
+  jwks(): unknown;
 }
 
 /** Operations endpoints and the HTTP authorization modes (`/ext-authz/…`, `/forward-auth`). */
@@ -43,6 +45,13 @@ export class HttpServer {
       }
       if (path.startsWith(ADMIN_PREFIX)) return await state.admin(req, res);
       if (path === '/healthz') return text(res, 200, 'ok\n');
+      if (path === '/.well-known/verdict/jwks.json') {
+        const jwks = state.jwks();
+        if (jwks === undefined) return text(res, 404, 'not found\n');
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' });
+        res.end(JSON.stringify(jwks));
+        return;
+      }
       if (path === '/readyz') return state.ready() ? text(res, 200, 'ready\n') : text(res, 503, 'not ready\n');
       if (path === '/metrics') {
         const body = await metrics.registry.metrics();

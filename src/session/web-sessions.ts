@@ -103,7 +103,7 @@ export class WebSessions {
       await this.#o.store.put(record);
     }
     const principal = claimsToPrincipal('session', { ...record.claims, iss: record.issuer, sub: record.subject, exp: Math.floor(record.expiresAt / 1000) }, this.#o.oidc.groups_claim);
-    return typeof principal === 'string' ? invalidSession(principal) : { kind: 'principal', principal };
+    return typeof principal === 'string' ? invalidSession(principal) : { kind: 'principal', principal: { ...principal, sessionId: record.sid } };
   }
 
   /** One refresh per session at a time; a failed refresh ends the session. */
