@@ -10,7 +10,7 @@ import { PolicyStore, loadPolicyDir, type ReloadEvent } from './policy-store/pol
 import { factsFromCheckRequest } from './request/from-check-request.js';
 import { checkResponse, type CheckOutcome } from './response/check-response.js';
 import { httpAnswer } from './response/http-answer.js';
-import { factsFromEnvoyHttp, factsFromForwardAuth } from './request/from-http.js';
+import { factsFromDirect, factsFromEnvoyHttp, factsFromForwardAuth } from './request/from-http.js';
 import { compileTrustedProxies, type TrustCheck } from './request/trusted-proxies.js';
 import { NO_IDENTITY } from './identity/identity-result.js';
 import { GrpcServer } from './servers/grpc-server.js';
@@ -123,12 +123,15 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     {
       ready: () => listening && !stopping && audit.healthy() && (store?.healthy() ?? true),
       jwks: () => assertion?.jwks,
+      browserPaths: new Set(config.identity.oidc ? [config.identity.oidc.login_path, config.identity.oidc.callback_path, config.identity.oidc.logout_path] : []),
       admin: (req, res) =>
         handleAdmin(req, res, { store, audit, tokens: config.admin.tokens.map((t) => ({ name: t.name, token: t.token! })), defaultIssuer: config.identity.oidc?.issuer }),
       async authorize(mode, req) {
         try {
-          const build = mode === 'envoy' ? () => factsFromEnvoyHttp(req, { trusted }) : () => factsFromForwardAuth(req, { trusted });
-          return httpAnswer(await runCheck(deps, 'http', build), responseOptions);
+          const from = mode === 'envoy' ? factsFromEnvoyHttp : mode === 'direct' ? factsFromDirect : factsFromForwardAuth;
+          const build = () => from(req, { trusted });
+          const loginRedirect = !(mode === 'forward-auth' && /[?&]login=status(&|$)/.test(req.url));
+          return httpAnswer(await runCheck(deps, 'http', build, undefined, { loginRedirect }), responseOptions);
         } catch (e) {
           log.error({ err: describeError(e) }, 'check failed before its audit record was written; denying');
           return httpAnswer(auditFailure(), responseOptions);

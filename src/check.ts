@@ -15,7 +15,8 @@ import type { WebAnswer } from './session/web-sessions.js';
 
 /** The browser-session part of a decision (web-sessions.ts), when OIDC login is configured. */
 export interface WebFlow {
-  flowPath(facts: RequestFacts): 'callback' | 'logout' | undefined;
+  flowPath(facts: RequestFacts): 'callback' | 'logout' | 'login' | undefined;
+  loginStart(facts: RequestFacts, nowMs: number): Promise<WebAnswer>;
   callback(facts: RequestFacts, nowMs: number): Promise<WebAnswer>;
   logout(facts: RequestFacts, nowMs: number): Promise<WebAnswer>;
   loginRedirect(facts: RequestFacts, nowMs: number): Promise<WebAnswer | undefined>;
@@ -57,7 +58,7 @@ async function beforeDeadline<T>(work: Promise<T>, deadlineMs: number | undefine
  * handed to the sink in `finally`, before the caller can answer: no answer without
  * its record. Any failure is a deny (503), never an allow.
  */
-export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', build: () => FactsResult, deadlineMs?: number): Promise<CheckOutcome> {
+export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', build: () => FactsResult, deadlineMs?: number, options: { loginRedirect?: boolean } = {}): Promise<CheckOutcome> {
   const started = performance.now();
   const nowMs = deps.now?.() ?? Date.now();
   const decisionId = randomUUID();
@@ -78,9 +79,10 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
     if (!built.ok) {
       decision = denial(400, [built.reason], built.facts.routeId, built.detail);
     } else if (deps.web?.flowPath(built.facts)) {
-      // The login callback and logout are answered by Verdict itself, on any route's host.
+      // Login start, callback and logout are answered by Verdict itself, on any route's host.
       const web = deps.web;
-      const answer = await beforeDeadline(web.flowPath(built.facts) === 'callback' ? web.callback(built.facts, nowMs) : web.logout(built.facts, nowMs), deadlineMs, Date.now());
+      const flow = web.flowPath(built.facts);
+      const answer = await beforeDeadline(flow === 'callback' ? web.callback(built.facts, nowMs) : flow === 'logout' ? web.logout(built.facts, nowMs) : web.loginStart(built.facts, nowMs), deadlineMs, Date.now());
       decision = denial(answer.status, answer.reasons, undefined, answer.detail);
       extraHeaders = answer.headers;
       identity = answer.identity ?? NO_IDENTITY;
@@ -93,7 +95,8 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
       if (decision.allow && identity.kind === 'principal' && deps.assertion) {
         assertion = await deps.assertion.sign(identity.principal, built.facts.host, nowMs);
       }
-      if (decision.status === 401 && deps.web && wantsLoginRedirect(built.facts)) {
+      // Proxies that can only relay 2xx/401/403 (nginx) send browsers to the login path themselves.
+      if (decision.status === 401 && deps.web && options.loginRedirect !== false && wantsLoginRedirect(built.facts)) {
         const login = await beforeDeadline(deps.web.loginRedirect(built.facts, nowMs), deadlineMs, Date.now());
         if (login) {
           decision = denial(login.status, decision.reasons, decision.route, `${decision.detail ?? ''}; ${login.detail}`);

@@ -19,6 +19,7 @@ export interface OidcConfig {
   readonly scopes: readonly string[];
   readonly callback_path: string;
   readonly logout_path: string;
+  readonly login_path: string;
   readonly public_scheme: 'https' | 'http';
   readonly public_port: number | undefined;
   readonly allowed_return_hosts: readonly string[];

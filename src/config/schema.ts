@@ -79,6 +79,7 @@ export function configSchema(): Record<string, unknown> {
               scopes: { type: 'array', items: { type: 'string', pattern: '^[!#-\\[\\]-~]+$' }, default: ['openid', 'email', 'profile'] },
               callback_path: { type: 'string', pattern: '^/[^?#]*$', default: '/.verdict/callback' },
               logout_path: { type: 'string', pattern: '^/[^?#]*$', default: '/.verdict/logout' },
+              login_path: { type: 'string', pattern: '^/[^?#]*$', default: '/.verdict/login' },
               public_scheme: { enum: ['https', 'http'], default: 'https' },
               public_port: { type: 'integer', minimum: 1, maximum: 65535 },
               allowed_return_hosts: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },

@@ -143,3 +143,18 @@ export function factsFromForwardAuth(req: HttpAuthzRequest, options: HttpFactsOp
   }
   return build(original, headers, forwardedClient(headers) ?? req.peerIp, undefined);
 }
+
+/**
+ * A browser request for Verdict's own pages (login, callback, logout), proxied to the HTTP
+ * port as it is (nginx `location /.verdict/`): the host is the request's own `Host`.
+ */
+export function factsFromDirect(req: HttpAuthzRequest, options: HttpFactsOptions): FactsResult {
+  const headers = headerMap(req.headers);
+  const trusted = options.trusted(req.peerIp);
+  return build(
+    { method: req.method, scheme: trusted ? (headers.get('x-forwarded-proto') ?? '') : '', host: headers.get('host') ?? '', target: req.url },
+    headers,
+    trusted ? (forwardedClient(headers) ?? req.peerIp) : req.peerIp,
+    trusted ? undefined : req.peerPort,
+  );
+}

@@ -74,18 +74,15 @@ export function wwwAuthenticate(o: CheckOutcome): string {
  * On allow: the identity headers to set upstream, and the client's `x-verdict-*` to
  * strip. Verdict's own cookies are cut out of the `cookie` header sent upstream.
  */
-export function allowHeaders(o: CheckOutcome, options: ResponseOptions): { set: [string, string][]; remove: string[] } {
+export function allowHeaders(o: CheckOutcome, options: ResponseOptions): { set: [string, string][]; remove: string[]; upstreamCookie: string | undefined } {
   const principal = o.identity.kind === 'principal' ? o.identity.principal : undefined;
   const set = identityHeaders(principal, o.decisionId);
   if (o.assertion) set.push([ASSERTION_HEADER, o.assertion]);
   const remove = o.facts ? spoofedHeaders(o.facts.headers, set) : [];
   const cookie = o.facts?.headers.get('cookie');
-  if (cookie !== undefined && options.isOwnCookie) {
-    const kept = withoutCookies(cookie, options.isOwnCookie);
-    if (kept === undefined) remove.push('cookie');
-    else if (kept !== cookie) set.push(['cookie', kept]);
-  }
-  return { set, remove };
+  // The cookie header the upstream should get ('' for none), when it differs from the request's.
+  const upstreamCookie = cookie !== undefined && options.isOwnCookie ? (withoutCookies(cookie, options.isOwnCookie) ?? '') : undefined;
+  return { set, remove, upstreamCookie };
 }
 
 /** On deny: what the client gets, in gRPC and HTTP modes alike. */
@@ -106,7 +103,10 @@ export function denyAnswer(o: CheckOutcome, options: ResponseOptions): { status:
 export function checkResponse(o: CheckOutcome, options: ResponseOptions): Record<string, unknown> {
   const dynamic_metadata = metadata(o);
   if (o.decision.allow) {
-    const { set, remove } = allowHeaders(o, options);
+    const { set, remove, upstreamCookie } = allowHeaders(o, options);
+    const cookie = o.facts?.headers.get('cookie');
+    if (upstreamCookie === '') remove.push('cookie');
+    else if (upstreamCookie !== undefined && upstreamCookie !== cookie) set.push(['cookie', upstreamCookie]);
     return {
       status: { code: GRPC_OK },
       ok_response: { headers: set.map(([k, v]) => overwrite(k, v)), headers_to_remove: remove },

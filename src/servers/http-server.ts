@@ -5,7 +5,7 @@ import type { HttpAnswer } from '../response/http-answer.js';
 import { ADMIN_PREFIX } from './admin-api.js';
 import type { Metrics } from './metrics.js';
 
-export type AuthzMode = 'envoy' | 'forward-auth';
+export type AuthzMode = 'envoy' | 'forward-auth' | 'direct';
 
 export interface HttpState {
   /** Policies loaded and the gRPC server listening, and not shutting down. */
@@ -16,6 +16,8 @@ export interface HttpState {
   admin(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** Public keys of `x-verdict-jwt-assertion`, when assertions are configured. */
   jwks(): unknown;
+  /** Paths of Verdict's own browser pages (login, callback, logout), served directly. */
+  browserPaths: ReadonlySet<string>;
 }
 
 /** Operations endpoints and the HTTP authorization modes (`/ext-authz/…`, `/forward-auth`). */
@@ -35,8 +37,8 @@ export class HttpServer {
     const url = req.url ?? '/';
     const path = url.split('?')[0]!;
     try {
-      if (path === EXT_AUTHZ_PREFIX || path.startsWith(`${EXT_AUTHZ_PREFIX}/`) || path === '/forward-auth') {
-        const mode: AuthzMode = path === '/forward-auth' ? 'forward-auth' : 'envoy';
+      if (path === EXT_AUTHZ_PREFIX || path.startsWith(`${EXT_AUTHZ_PREFIX}/`) || path === '/forward-auth' || state.browserPaths.has(path)) {
+        const mode: AuthzMode = path === '/forward-auth' ? 'forward-auth' : state.browserPaths.has(path) ? 'direct' : 'envoy';
         const answer = await state.authorize(mode, { method: req.method ?? '', url, headers: req.headers, peerIp: req.socket.remoteAddress, peerPort: req.socket.remotePort });
         for (const [k, v] of answer.headers) res.appendHeader(k, v);
         res.writeHead(answer.status);

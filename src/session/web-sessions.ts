@@ -61,10 +61,24 @@ export class WebSessions {
   /** Cookies that are Verdict's own and never go upstream. */
   isOwnCookie = (name: string): boolean => name === this.#o.session.cookie_name || name.startsWith(this.#loginPrefix);
 
-  flowPath(facts: RequestFacts): 'callback' | 'logout' | undefined {
+  flowPath(facts: RequestFacts): 'callback' | 'logout' | 'login' | undefined {
     if (facts.path === this.#o.oidc.callback_path) return 'callback';
     if (facts.path === this.#o.oidc.logout_path) return 'logout';
+    if (facts.path === this.#o.oidc.login_path) return 'login';
     return undefined;
+  }
+
+  /**
+   * `login_path?rd=<path>`: where proxies that can only answer 401 (nginx auth_request)
+   * send browsers. Everything after `rd=` is the return path, checked like any return URL.
+   */
+  async loginStart(facts: RequestFacts, nowMs: number): Promise<WebAnswer> {
+    const i = facts.query.indexOf('rd=');
+    const back = safeReturnUrl(i < 0 ? '/' : facts.query.slice(i + 3), []);
+    const q = back.indexOf('?');
+    const target: RequestFacts = { ...facts, path: q < 0 ? back : back.slice(0, q), query: q < 0 ? '' : back.slice(q + 1) };
+    const answer = await this.loginRedirect(target, nowMs);
+    return answer ?? { status: 400, headers: [], reasons: ['login-failed'], detail: 'login requested on a host no route names' };
   }
 
   #origin(host: string): string {
@@ -135,6 +149,7 @@ export class WebSessions {
   async loginRedirect(facts: RequestFacts, nowMs: number): Promise<WebAnswer | undefined> {
     if (!this.#ownHost(facts)) return undefined;
     const login = await this.#o.client.loginUrl(this.#origin(facts.host) + this.#o.oidc.callback_path);
+    // An absolute return URL (allowlisted host) cannot come from here: only this host's path.
     const returnTo = safeReturnUrl(facts.path + (facts.query ? `?${facts.query}` : ''), []);
     const sealed = await this.#o.sealer.seal({ st: login.state, n: login.nonce, v: login.verifier, r: returnTo, h: facts.host }, 'login', Math.floor(this.#loginMs / 1000), nowMs);
     const headers: [string, string][] = [['location', login.url]];

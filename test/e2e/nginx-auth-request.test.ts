@@ -9,14 +9,30 @@ import { freePort, startNginx } from '../helpers/nginx.js';
 import { tempDir } from '../helpers/tmp.js';
 import { requireTool } from '../helpers/tools.js';
 
-/** The nginx snippet the README documents, with ports filled in. */
-export function nginxAuthRequestConfig(listen: number, verdictHttp: number, upstream: number): string {
+/** The nginx snippet docs/http-modes.md documents, with ports filled in. */
+export function nginxAuthRequestConfig(listen: number, verdictHttp: number, upstream: number, withLogin = false): string {
+  const login = withLogin
+    ? `
+    location /.verdict/ {
+      proxy_pass http://127.0.0.1:${verdictHttp};
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+    location @verdict_login {
+      return 302 /.verdict/login?rd=$request_uri;
+    }
+    location @verdict_denied {
+      default_type text/html;
+      add_header X-Verdict-Decision-Id $verdict_decision always;
+      return 403 "<!doctype html><h1>Access denied</h1><p>Decision id: <code>$verdict_decision</code></p>";
+    }`
+    : '';
   return `
   server {
-    listen 127.0.0.1:${listen};
+    listen 127.0.0.1:${listen};${login}
     location = /_verdict {
       internal;
-      proxy_pass http://127.0.0.1:${verdictHttp}/forward-auth;
+      proxy_pass http://127.0.0.1:${verdictHttp}/forward-auth?login=status;
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
@@ -24,7 +40,7 @@ export function nginxAuthRequestConfig(listen: number, verdictHttp: number, upst
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     }
     location / {
-      auth_request /_verdict;
+      auth_request /_verdict;${withLogin ? '\n      error_page 401 = @verdict_login;\n      error_page 403 = @verdict_denied;' : ''}
       auth_request_set $verdict_user $upstream_http_x_verdict_user;
       auth_request_set $verdict_email $upstream_http_x_verdict_email;
       auth_request_set $verdict_groups $upstream_http_x_verdict_groups;
@@ -32,7 +48,7 @@ export function nginxAuthRequestConfig(listen: number, verdictHttp: number, upst
       proxy_set_header X-Verdict-User $verdict_user;
       proxy_set_header X-Verdict-Email $verdict_email;
       proxy_set_header X-Verdict-Groups $verdict_groups;
-      proxy_set_header X-Verdict-Decision-Id $verdict_decision;
+      proxy_set_header X-Verdict-Decision-Id $verdict_decision;${withLogin ? '\n      auth_request_set $verdict_cookie $upstream_http_x_verdict_upstream_cookie;\n      proxy_set_header Cookie $verdict_cookie;' : ''}
       add_header X-Verdict-Decision-Id $verdict_decision always;
       proxy_pass http://127.0.0.1:${upstream};
     }
