@@ -11,6 +11,16 @@ import { safeReturnUrl } from './return-url.js';
 import type { Sealer } from './sealer.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
 
+/**
+ * The identity of a session. The login time is the IdP's `auth_time`, else the moment of
+ * the login: refreshed ID tokens carry a newer `iat`, which must not reset `session_age`.
+ */
+function principalOf(record: SessionRecord, groupsClaim: string): IdentityResult {
+  const authTime = typeof record.claims.auth_time === 'number' ? record.claims.auth_time : Math.floor(record.createdAt / 1000);
+  const p = claimsToPrincipal('session', { ...record.claims, iss: record.issuer, sub: record.subject, auth_time: authTime, exp: Math.floor(record.expiresAt / 1000) }, groupsClaim);
+  return typeof p === 'string' ? invalidSession(p) : { kind: 'principal', principal: { ...p, sessionId: record.sid } };
+}
+
 /** A response Verdict gives itself (login, callback, logout), as a deny to Envoy. */
 export interface WebAnswer {
   readonly status: number;
@@ -31,7 +41,8 @@ export interface WebSessionsOptions {
 }
 
 const ms = (d: string): number => parseDuration(d)!;
-// lastSeen is written at most this often per session: idle timeouts are exact to this much.
+// lastSeen is written at most this often per session (and at least 4 times per idle
+// timeout): idle timeouts are exact to this much, and the store is not written per request.
 const TOUCH_EVERY_MS = 30_000;
 
 /**
@@ -45,6 +56,7 @@ export class WebSessions {
   readonly #refreshMs: number;
   readonly #loginMs: number;
   readonly #loginPrefix: string;
+  readonly #touchMs: number;
   readonly #usedStates: LRUCache<string, true>;
   readonly #refreshing = new Map<string, Promise<SessionRecord | undefined>>();
 
@@ -54,6 +66,7 @@ export class WebSessions {
     this.#idleMs = ms(options.session.idle_timeout);
     this.#refreshMs = ms(options.oidc.claims_refresh_interval);
     this.#loginMs = ms(options.oidc.login_timeout);
+    this.#touchMs = Math.min(TOUCH_EVERY_MS, Math.floor(this.#idleMs / 4));
     this.#loginPrefix = options.session.cookie_name.startsWith('__Host-') ? '__Host-verdict_login_' : 'verdict_login_';
     this.#usedStates = new LRUCache({ max: 100_000, ttl: this.#loginMs });
   }
@@ -112,12 +125,11 @@ export class WebSessions {
     if (nowMs - record.claimsRefreshedAt >= this.#refreshMs) {
       record = await this.#refresh(record, nowMs);
       if (!record) return invalidSession('claims could not be refreshed at the IdP');
-    } else if (nowMs - record.lastSeen >= TOUCH_EVERY_MS) {
+    } else if (nowMs - record.lastSeen >= this.#touchMs) {
       record = { ...record, lastSeen: nowMs };
       await this.#o.store.put(record);
     }
-    const principal = claimsToPrincipal('session', { ...record.claims, iss: record.issuer, sub: record.subject, exp: Math.floor(record.expiresAt / 1000) }, this.#o.oidc.groups_claim);
-    return typeof principal === 'string' ? invalidSession(principal) : { kind: 'principal', principal: { ...principal, sessionId: record.sid } };
+    return principalOf(record, this.#o.oidc.groups_claim);
   }
 
   /** One refresh per session at a time; a failed refresh ends the session. */
@@ -204,13 +216,12 @@ export class WebSessions {
     };
     await this.#o.store.put(record);
     const cookie = await this.#o.sealer.seal({ sid: record.sid, iss: issuer, sub: subject }, 'session', Math.floor(this.#maxAgeMs / 1000), nowMs);
-    const principal = claimsToPrincipal('session', { ...claims, iss: issuer, sub: subject }, this.#o.oidc.groups_claim);
     return {
       status: 302,
       headers: [['location', safeReturnUrl(String(login.r), [])], ['set-cookie', setCookie(this.#o.session.cookie_name, cookie, Math.floor(this.#maxAgeMs / 1000))], ...clear],
       reasons: ['login-callback'],
       detail: 'login completed, session created',
-      identity: typeof principal === 'string' ? NO_IDENTITY : { kind: 'principal', principal },
+      identity: principalOf(record, this.#o.oidc.groups_claim),
     };
   }
 
@@ -223,10 +234,7 @@ export class WebSessions {
     let identity: IdentityResult = NO_IDENTITY;
     if (sealed && typeof sealed.sid === 'string') {
       const record = await this.#o.store.get(sealed.sid);
-      if (record) {
-        const p = claimsToPrincipal('session', { ...record.claims, iss: record.issuer, sub: record.subject }, this.#o.oidc.groups_claim);
-        if (typeof p !== 'string') identity = { kind: 'principal', principal: p };
-      }
+      if (record) identity = principalOf(record, this.#o.oidc.groups_claim);
       await this.#o.store.delete(sealed.sid);
     }
     const back = safeReturnUrl(new URLSearchParams(facts.query).get('return_to') ?? this.#o.oidc.post_logout_redirect, this.#o.oidc.allowed_return_hosts);

@@ -141,6 +141,30 @@ describe('browser login through Envoy gRPC Check calls, against a real OIDC prov
     idp.users.get('alice')!.groups = ['sre'];
   });
 
+  it('keeps logins of several tabs apart and bounds their state cookies', async () => {
+    const starts = await Promise.all([1, 2, 3].map((i) => client.check(envoyCheckRequest({ path: `/tab${i}`, headers: { accept: HTML } }))));
+    const names = starts.map((r) => setCookies(r).find((c) => c.startsWith('__Host-verdict_login_'))!.split('=')[0]);
+    assert.equal(new Set(names).size, 3, 'one state cookie per login');
+    const many = Array.from({ length: 7 }, (_, i) => `__Host-verdict_login_${String(i).padStart(16, '0')}=x`).join('; ');
+    const next = await client.check(envoyCheckRequest({ path: '/', headers: { accept: HTML, cookie: many } }));
+    const cleared = setCookies(next).filter((c) => /Max-Age=0/.test(c));
+    assert.equal(cleared.length, 3, 'with 7 logins pending and at most 5, 3 old ones are dropped before adding one');
+  });
+
+  it('a failed claims refresh ends the session', async () => {
+    const cookie = await login('alice');
+    assert.equal(status(await client.check(envoyCheckRequest({ path: '/', headers: { accept: 'application/json', cookie } }))), 200);
+    idp.users.delete('alice');
+    try {
+      await new Promise((r) => setTimeout(r, 2200));
+      const res = await client.check(envoyCheckRequest({ path: '/', headers: { accept: 'application/json', cookie } }));
+      assert.equal(status(res), 401);
+      assert.deepEqual(JSON.parse(res.denied_response!.body!).reasons, ['invalid-session', 'user-unauthenticated']);
+    } finally {
+      idp.users.set('alice', { email: 'alice@example.com', groups: ['sre'] });
+    }
+  });
+
   it('audits logins, logouts and session decisions with auth_method session', async () => {
     await t.app.stop();
     const records = t.records();
