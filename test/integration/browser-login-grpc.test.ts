@@ -141,6 +141,18 @@ describe('browser login through Envoy gRPC Check calls, against a real OIDC prov
     idp.users.get('alice')!.groups = ['sre'];
   });
 
+  it('open-redirect payloads in the login return path land on /', async () => {
+    for (const evil of ['//evil.com/x', '/%2F%2Fevil.com', '/\\evil.com', 'https://evil.com/', 'javascript:alert(1)', '/x%0d%0aSet-Cookie:%20a=b', 'https://grafana.example.com@evil.com/']) {
+      const start = await client.check(envoyCheckRequest({ path: `/.verdict/login?rd=${evil}`, headers: { accept: HTML } }));
+      assert.equal(status(start), 302, evil);
+      const loginCookie = setCookies(start).find((c) => c.startsWith('__Host-verdict_login_'))!;
+      const cb = new URL(await new IdpBrowser().login(headerValue(start.denied_response?.headers, 'location')!, 'alice'));
+      const done = await client.check(envoyCheckRequest({ path: cb.pathname + cb.search, headers: { accept: HTML, cookie: loginCookie.split(';')[0]! } }));
+      assert.equal(status(done), 302);
+      assert.equal(headerValue(done.denied_response?.headers, 'location'), '/', `${evil} lands on /`);
+    }
+  });
+
   it('keeps logins of several tabs apart and bounds their state cookies', async () => {
     const starts = await Promise.all([1, 2, 3].map((i) => client.check(envoyCheckRequest({ path: `/tab${i}`, headers: { accept: HTML } }))));
     const names = starts.map((r) => setCookies(r).find((c) => c.startsWith('__Host-verdict_login_'))!.split('=')[0]);
