@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { envoyConfig } from './envoy-config.js';
 import { explain } from './explain.js';
 import { err, out } from './io.js';
 import { serve } from './serve.js';
@@ -10,7 +11,8 @@ const USAGE = `usage: verdict <command> [options]
   serve    [--config FILE]                   run the ext_authz gRPC server and the HTTP server
   validate [--config FILE] [--policies DIR]  check the config and every policy file
   explain  [--config FILE] --request FILE    decide one CheckRequest (proto3 JSON), print the decision
-  test     [--config FILE] [PATH...]         run policy test files (default: <policies>/tests)`;
+  test     [--config FILE] [PATH...]         run policy test files (default: <policies>/tests)
+  envoy-config [--config FILE]               print an Envoy bootstrap (YAML) for the policy routes`;
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -54,6 +56,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return noPositionals() ? explain(values.config, values.request) : 2;
     case 'test':
       return test(values.config, positionals);
+    case 'envoy-config':
+      return noPositionals() ? envoyConfig(values.config) : 2;
     default:
       err(`verdict: unknown command ${JSON.stringify(command)}`);
       err(USAGE);
