@@ -21,6 +21,7 @@ import { MemorySessionStore } from './session/memory-store.js';
 import { RedisSessionStore } from './session/redis-store.js';
 import { handleAdmin } from './servers/admin-api.js';
 import { AssertionSigner } from './identity/assertion-signer.js';
+import { TailnetWhois } from './identity/tailnet-whois.js';
 import { OidcClient } from './session/oidc-client.js';
 import { Sealer } from './session/sealer.js';
 import type { SessionStore } from './session/session-store.js';
@@ -48,6 +49,18 @@ async function webSessionsFromConfig(config: Config, knownHosts: () => ReadonlyS
   }
   const web = new WebSessions({ oidc, session, sealer, store, client: new OidcClient(oidc), knownHosts });
   return { web, store };
+}
+
+function tailnetFromConfig(config: Config): TailnetWhois | undefined {
+  const t = config.tailnet;
+  if (!t) return undefined;
+  const listeners = compileTrustedProxies(t.listener_addresses);
+  return new TailnetWhois({
+    socketPath: t.localapi_socket,
+    isTailnetListener: typeof listeners === 'function' ? listeners : () => false,
+    cacheTtlMs: durationMs(t.cache_ttl),
+    timeoutMs: durationMs(t.timeout),
+  });
 }
 
 /** The answer when a decision could not be audited: a deny, with an id for the logs. */
@@ -101,6 +114,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     audit,
     web,
     assertion,
+    tailnet: tailnetFromConfig(config),
     observe: (o, transport, seconds) => metrics.observeDecision(o, transport, seconds),
     options: { requireRouteId: config.policies.require_route_id, includeQuery: config.audit.include_query },
   };

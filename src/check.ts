@@ -7,6 +7,7 @@ import { denial, internalError, type Decision } from './policy/decision.js';
 import { evaluate } from './policy/evaluate.js';
 import type { PolicySet } from './policy/policy-set.js';
 import type { Principal } from './identity/principal.js';
+import type { TailnetIdentity } from './identity/tailnet-identity.js';
 import type { RequestFacts } from './request/facts.js';
 import type { FactsResult } from './request/from-check-request.js';
 import type { CheckOutcome } from './response/check-response.js';
@@ -26,6 +27,8 @@ export interface CheckDeps {
   readonly policies: { readonly current: PolicySet };
   readonly identity: { resolve(facts: RequestFacts, nowMs: number): Promise<IdentityResult> };
   readonly web?: WebFlow | undefined;
+  /** Tailnet peer identity (LocalAPI whois), when `tailnet` is configured. */
+  readonly tailnet?: { lookup(facts: RequestFacts): Promise<TailnetIdentity | undefined> } | undefined;
   /** Signs `x-verdict-jwt-assertion` for allowed requests with an identity. */
   readonly assertion?: { sign(principal: Principal, audience: string, nowMs: number): Promise<string> } | undefined;
   readonly audit: AuditSink;
@@ -69,6 +72,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
   let decision: Decision = internalError('decision did not complete');
   let extraHeaders: readonly [string, string][] | undefined;
   let assertion: string | undefined;
+  let tailnet: TailnetIdentity | undefined;
   try {
     // One snapshot for the whole decision, however long identity takes.
     const policy = deps.policies.current;
@@ -88,15 +92,18 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
       identity = answer.identity ?? NO_IDENTITY;
     } else {
       identity = await beforeDeadline(deps.identity.resolve(built.facts, nowMs), deadlineMs, Date.now());
+      tailnet = deps.tailnet ? await beforeDeadline(deps.tailnet.lookup(built.facts), deadlineMs, Date.now()) : undefined;
       decision = evaluate(policy, built.facts, identity.kind === 'principal' ? identity.principal : undefined, nowMs, {
         requireRouteId: deps.options.requireRouteId,
         identityError: identity.kind === 'invalid' ? identity.reason : undefined,
+        tailnet,
       });
       if (decision.allow && identity.kind === 'principal' && deps.assertion) {
         assertion = await deps.assertion.sign(identity.principal, built.facts.host, nowMs);
       }
       // Proxies that can only relay 2xx/401/403 (nginx) send browsers to the login path themselves.
-      if (decision.status === 401 && deps.web && options.loginRedirect !== false && wantsLoginRedirect(built.facts)) {
+      // Only a missing user identity is fixed by logging in (not a missing tailnet identity).
+      if (decision.status === 401 && decision.reasons.includes('user-unauthenticated') && deps.web && options.loginRedirect !== false && wantsLoginRedirect(built.facts)) {
         const login = await beforeDeadline(deps.web.loginRedirect(built.facts, nowMs), deadlineMs, Date.now());
         if (login) {
           decision = denial(login.status, decision.reasons, decision.route, `${decision.detail ?? ''}; ${login.detail}`);
@@ -110,7 +117,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
     const durationMs = performance.now() - started;
     const outcome: CheckOutcome = { decisionId, decision, identity, facts, extraHeaders, assertion };
     deps.audit.write(
-      decisionRecord({ decisionId, timeMs: nowMs, transport, decision, facts, rawPath, identity, policyHash, durationMs, includeQuery: deps.options.includeQuery }),
+      decisionRecord({ decisionId, timeMs: nowMs, transport, decision, facts, rawPath, identity, tailnet, policyHash, durationMs, includeQuery: deps.options.includeQuery }),
     );
     deps.observe?.(outcome, transport, durationMs / 1000);
   }

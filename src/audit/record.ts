@@ -1,4 +1,5 @@
 import type { IdentityResult } from '../identity/identity-result.js';
+import type { TailnetIdentity } from '../identity/tailnet-identity.js';
 import type { Decision } from '../policy/decision.js';
 import type { RequestFacts } from '../request/facts.js';
 
@@ -14,6 +15,7 @@ export interface DecisionRecordInput {
   /** The raw path as received, recorded when it differs from the normalized one (query removed). */
   readonly rawPath: string | undefined;
   readonly identity: IdentityResult;
+  readonly tailnet?: TailnetIdentity | undefined;
   readonly policyHash: string | undefined;
   readonly durationMs: number;
   readonly includeQuery: boolean;
@@ -51,6 +53,9 @@ export function decisionRecord(i: DecisionRecordInput): AuditRecord {
     'user.email': principal?.email,
     'user.roles': principal && principal.groups.length > 0 ? principal.groups : undefined,
     'verdict.issuer': principal?.issuer,
+    'verdict.tailnet.node': i.tailnet?.node,
+    'verdict.tailnet.user': i.tailnet?.user,
+    'verdict.tailnet.tags': i.tailnet && i.tailnet.tags.length > 0 ? i.tailnet.tags : undefined,
     'http.request.method': f?.method || undefined,
     'url.path': f?.path || undefined,
     'url.query': i.includeQuery && f?.query ? f.query : undefined,

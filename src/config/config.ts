@@ -66,6 +66,8 @@ export interface Config {
     readonly session: SessionConfig;
   };
   readonly admin: { readonly tokens: readonly AdminToken[] };
+  /** Tailnet identity via tailscaled's LocalAPI; absent: the tailnet criteria never match. */
+  readonly tailnet: { readonly localapi_socket: string; readonly listener_addresses: readonly string[]; readonly cache_ttl: string; readonly timeout: string } | undefined;
   readonly request: { readonly xff_trusted_hops: number };
   readonly response: { readonly expose_reasons: boolean };
   readonly shutdown: { readonly drain_delay: string; readonly grace_period: string };

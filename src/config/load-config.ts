@@ -79,6 +79,9 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   if (problems.length === 0) {
     const trust = compileTrustedProxies((doc as { http: { trusted_proxies: string[] } }).http.trusted_proxies);
     if (typeof trust !== 'function') problems.push({ file: name, pointer: `/http/trusted_proxies/${trust.index}`, message: trust.message });
+    const tailnet = (doc as { tailnet?: { listener_addresses: string[] } }).tailnet;
+    const listeners = tailnet ? compileTrustedProxies(tailnet.listener_addresses) : undefined;
+    if (listeners && typeof listeners !== 'function') problems.push({ file: name, pointer: `/tailnet/listener_addresses/${listeners.index}`, message: listeners.message });
   }
   if (problems.length > 0) throw new VerdictError('CONFIG_INVALID', 'invalid configuration', { problems });
 

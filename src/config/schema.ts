@@ -147,6 +147,16 @@ export function configSchema(): Record<string, unknown> {
           },
         },
       },
+      tailnet: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          localapi_socket: { type: 'string', minLength: 1, default: '/var/run/tailscale/tailscaled.sock' },
+          listener_addresses: { type: 'array', items: { type: 'string' }, default: ['100.64.0.0/10', 'fd7a:115c:a1e0::/48'] },
+          cache_ttl: duration('30s'),
+          timeout: duration('1s'),
+        },
+      },
       admin: {
         type: 'object',
         additionalProperties: false,

@@ -31,11 +31,13 @@ export function checkRequestFromJson(json: unknown): CheckRequestLike {
   const attributes = field(json, 'attributes');
   const http = field(field(attributes, 'request'), 'http');
   const socket = field(field(field(attributes, 'source'), 'address'), 'socket_address');
+  const dest = field(field(field(attributes, 'destination'), 'address'), 'socket_address');
   const headerList = field(field(http, 'header_map'), 'headers');
   const portRaw = field(socket, 'port_value');
   return {
     attributes: {
       source: socket === undefined ? undefined : { address: { socket_address: { address: str(field(socket, 'address')), port_value: typeof portRaw === 'number' || typeof portRaw === 'string' ? portRaw : undefined } } },
+      destination: dest === undefined ? undefined : { address: { socket_address: { address: str(field(dest, 'address')) } } },
       request: {
         http:
           http === undefined || http === null

@@ -8,6 +8,7 @@ import { FALSE, TRUE, UNKNOWN, type Outcome, type Tri } from './tri.js';
 export type CompiledRule = (ctx: EvalContext) => Outcome;
 
 const UNAUTHENTICATED: Outcome = Object.freeze({ value: UNKNOWN, reasons: Object.freeze(['user-unauthenticated']) });
+const NO_TAILNET: Outcome = Object.freeze({ value: UNKNOWN, reasons: Object.freeze(['tailnet-unauthenticated']) });
 
 function union(outcomes: readonly Outcome[], value: number): string[] {
   const out: string[] = [];
@@ -67,5 +68,6 @@ export function compileRule(rule: unknown, pointer: string, env: CompileEnv): Co
   const ok: Outcome = Object.freeze({ value: TRUE, reasons: Object.freeze([reasons.ok]) });
   const no: Outcome = Object.freeze({ value: FALSE, reasons: Object.freeze([reasons.unauthorized]) });
   if (criterion.needsIdentity) return (ctx) => (ctx.principal === undefined ? UNAUTHENTICATED : test(ctx) ? ok : no);
+  if (criterion.needsTailnet) return (ctx) => (ctx.tailnet === undefined ? NO_TAILNET : test(ctx) ? ok : no);
   return (ctx) => (test(ctx) ? ok : no);
 }

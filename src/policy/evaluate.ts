@@ -1,4 +1,5 @@
 import type { Principal } from '../identity/principal.js';
+import type { TailnetIdentity } from '../identity/tailnet-identity.js';
 import type { RequestFacts } from '../request/facts.js';
 import type { EvalContext } from './context.js';
 import { denial, type Decision } from './decision.js';
@@ -10,6 +11,8 @@ export interface EvaluateOptions {
   readonly requireRouteId: boolean;
   /** Set when a presented credential failed verification: reported beside `user-unauthenticated`. */
   readonly identityError?: string | undefined;
+  /** The tailnet peer's identity, for the tailnet criteria. */
+  readonly tailnet?: TailnetIdentity | undefined;
 }
 
 export function selectRoute(policy: PolicySet, facts: RequestFacts, requireRouteId: boolean): CompiledRoute | string {
@@ -34,7 +37,7 @@ export function evaluate(policy: PolicySet, facts: RequestFacts, principal: Prin
   const selected = selectRoute(policy, facts, options.requireRouteId);
   if (typeof selected === 'string') return denial(404, ['route-not-found'], undefined, selected);
   const route = selected.id;
-  const ctx: EvalContext = { facts, principal, now };
+  const ctx: EvalContext = { facts, principal, tailnet: options.tailnet, now };
 
   const deny = selected.deny ? selected.deny(ctx) : NO_DENY;
   if (deny.value === TRUE) return denial(403, deny.reasons, route, 'deny rule matched');
@@ -47,6 +50,6 @@ export function evaluate(policy: PolicySet, facts: RequestFacts, principal: Prin
 }
 
 function unauthenticated(reasons: readonly string[], route: string, options: EvaluateOptions, detail: string): Decision {
-  const all = options.identityError ? [options.identityError, ...reasons] : reasons;
+  const all = options.identityError && reasons.includes('user-unauthenticated') ? [options.identityError, ...reasons] : reasons;
   return denial(401, all, route, detail);
 }

@@ -11,6 +11,7 @@ export interface HeaderValueLike {
 export interface CheckRequestLike {
   attributes?: {
     source?: { address?: { socket_address?: { address?: string; port_value?: number | string } } };
+    destination?: { address?: { socket_address?: { address?: string; port_value?: number | string } } };
     request?: {
       http?: {
         id?: string;

@@ -18,6 +18,8 @@ export interface RequestFacts {
   /** Envoy's view of the downstream peer (or the trusted x-forwarded-for hop). */
   readonly sourceIp: string | undefined;
   readonly sourcePort: number | undefined;
+  /** The address the connection came in on (Envoy's listener): tells tailnet listeners apart. */
+  readonly destinationIp: string | undefined;
   /** Envoy's `x-request-id`, when present. */
   readonly requestId: string | undefined;
   /** `context_extensions.route`, when Envoy bound the request to a route id. */

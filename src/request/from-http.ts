@@ -64,6 +64,7 @@ function build(original: Original, headers: Map<string, string>, sourceIp: strin
     headers,
     sourceIp,
     sourcePort,
+    destinationIp: undefined,
     requestId: headers.get('x-request-id') || undefined,
     routeId: undefined,
     protocol: undefined,
@@ -77,7 +78,7 @@ function build(original: Original, headers: Map<string, string>, sourceIp: strin
 function refuse(detail: string, headers: Map<string, string>, req: HttpAuthzRequest): FactsResult {
   const facts: RequestFacts = {
     method: '', scheme: '', host: '', path: '', query: '', headers,
-    sourceIp: req.peerIp, sourcePort: req.peerPort, requestId: undefined, routeId: undefined, protocol: undefined,
+    sourceIp: req.peerIp, sourcePort: req.peerPort, destinationIp: undefined, requestId: undefined, routeId: undefined, protocol: undefined,
   };
   return { ok: false, reason: 'bad-request', detail, facts, rawPath: '' };
 }

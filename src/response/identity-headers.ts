@@ -25,11 +25,15 @@ export function identityHeaders(principal: Principal | undefined, decisionId: st
   return out;
 }
 
-/** Client-sent `x-verdict-*` headers Verdict is not overwriting: Envoy must strip them. */
+/**
+ * Client-sent identity headers Verdict is not overwriting: `x-verdict-*`, and the
+ * `tailscale-user-*` headers of `tailscale serve` (an upstream might trust them). Envoy
+ * must strip them.
+ */
 export function spoofedHeaders(requestHeaders: ReadonlyMap<string, string>, set: readonly [string, string][]): string[] {
   const out: string[] = [];
   for (const name of requestHeaders.keys()) {
-    if (name.startsWith(HEADER_PREFIX) && !set.some(([n]) => n === name)) out.push(name);
+    if ((name.startsWith(HEADER_PREFIX) || name.startsWith('tailscale-user-')) && !set.some(([n]) => n === name)) out.push(name);
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import { claimsToPrincipal } from '../../src/identity/claims-to-principal.js';
 import type { Principal } from '../../src/identity/principal.js';
+import type { TailnetIdentity } from '../../src/identity/tailnet-identity.js';
 import { compilePolicy } from '../../src/policy/compile-policy.js';
 import type { Decision } from '../../src/policy/decision.js';
 import { evaluate } from '../../src/policy/evaluate.js';
@@ -26,6 +27,7 @@ export function facts(over: Partial<RequestFacts> & { headerList?: Record<string
     headers: new Map(Object.entries(headerList ?? {})),
     sourceIp: '100.64.1.2',
     sourcePort: 5555,
+    destinationIp: '10.0.0.5',
     requestId: undefined,
     routeId: undefined,
     protocol: 'HTTP/2',
@@ -45,7 +47,8 @@ export function decide(
   f: RequestFacts = facts(),
   who: Principal | undefined = undefined,
   now = Date.parse('2026-11-23T10:00:00Z'),
+  tailnet?: TailnetIdentity,
 ): Decision {
   const policy = policyOf([{ id: 'r', match: { path_prefix: '/' }, ...rules }]);
-  return evaluate(policy, f, who, now, { requireRouteId: false });
+  return evaluate(policy, f, who, now, { requireRouteId: false, tailnet });
 }

@@ -17,6 +17,8 @@ export interface Criterion {
   readonly name: string;
   /** True when the criterion reads the identity; without one it yields `user-unauthenticated`. */
   readonly needsIdentity: boolean;
+  /** True when it reads the tailnet identity; without one it yields `tailnet-unauthenticated`. */
+  readonly needsTailnet?: boolean;
   readonly summary: string;
   readonly argumentSchema: Record<string, unknown>;
   compile(arg: unknown, pointer: string, env: CompileEnv): CriterionTest;

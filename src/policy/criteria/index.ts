@@ -13,6 +13,9 @@ import { httpPath } from './http-path.js';
 import { reject } from './reject.js';
 import { sessionAge } from './session-age.js';
 import { sourceIp } from './source-ip.js';
+import { tailnetNode } from './tailnet-node.js';
+import { tailnetTags } from './tailnet-tags.js';
+import { tailnetUser } from './tailnet-user.js';
 import { timeOfDay } from './time-of-day.js';
 import { user } from './user.js';
 
@@ -34,6 +37,9 @@ export const CRITERIA: readonly Criterion[] = Object.freeze([
   dayOfWeek,
   date,
   sessionAge,
+  tailnetUser,
+  tailnetNode,
+  tailnetTags,
 ]);
 
 export const CRITERIA_BY_NAME: ReadonlyMap<string, Criterion> = new Map(CRITERIA.map((c) => [c.name, c]));

@@ -5,6 +5,7 @@ import { decide, facts, principal } from '../../helpers/policy.js';
 
 type Row = {
   rule: unknown;
+  tailnet?: { user?: string; node: string; tags: string[] } | 'none';
   who?: Record<string, unknown> | 'anonymous';
   req?: Parameters<typeof facts>[0];
   now?: string;
@@ -115,6 +116,20 @@ const table: Record<string, Row[]> = {
     { rule: { date: { before: '2026-11-23T10:00:00Z' } }, who: 'anonymous', status: 403, reasons: ['date-unauthorized'] },
     { rule: { date: { after: '2026-11-23T11:00:00+02:00', before: '2026-12-01T00:00:00Z' } }, who: 'anonymous', status: 200, reasons: ['date-ok'] },
   ],
+  tailnet_user: [
+    { rule: { tailnet_user: 'alice@example.com' }, who: 'anonymous', tailnet: { user: 'alice@example.com', node: 'laptop.tail1.ts.net', tags: [] }, status: 200, reasons: ['tailnet-user-ok'] },
+    { rule: { tailnet_user: { ends_with: '@example.com' } }, who: 'anonymous', tailnet: { node: 'ci.tail1.ts.net', tags: ['tag:ci'] }, status: 403, reasons: ['tailnet-user-unauthorized'] },
+    { rule: { tailnet_user: 'alice@example.com' }, who: 'anonymous', tailnet: 'none', status: 401, reasons: ['tailnet-unauthenticated'] },
+  ],
+  tailnet_node: [
+    { rule: { tailnet_node: { ends_with: '.tail1.ts.net' } }, who: 'anonymous', tailnet: { node: 'ci.tail1.ts.net', tags: [] }, status: 200, reasons: ['tailnet-node-ok'] },
+    { rule: { tailnet_node: 'ci.tail1.ts.net' }, who: 'anonymous', tailnet: { node: 'laptop.tail1.ts.net', tags: [] }, status: 403, reasons: ['tailnet-node-unauthorized'] },
+  ],
+  tailnet_tags: [
+    { rule: { tailnet_tags: { has: 'tag:server' } }, who: 'anonymous', tailnet: { node: 'db.tail1.ts.net', tags: ['tag:server', 'tag:prod'] }, status: 200, reasons: ['tailnet-tags-ok'] },
+    { rule: { tailnet_tags: { has_all: ['tag:server', 'tag:ci'] } }, who: 'anonymous', tailnet: { node: 'db.tail1.ts.net', tags: ['tag:server'] }, status: 403, reasons: ['tailnet-tags-unauthorized'] },
+    { rule: { tailnet_tags: { exclude: 'tag:untrusted' } }, who: 'anonymous', tailnet: 'none', status: 401, reasons: ['tailnet-unauthenticated'] },
+  ],
   session_age: [
     { rule: { session_age: { max: '8h' } }, status: 200, reasons: ['session-age-ok'] },
     { rule: { session_age: { max: '1h' } }, status: 403, reasons: ['session-age-unauthorized'] },
@@ -131,7 +146,8 @@ describe('every criterion and matcher, with its reasons', () => {
     rows.forEach((row, i) => {
       it(`${name} #${i}: ${JSON.stringify(row.rule)} → ${row.status}`, () => {
         const who = row.who === 'anonymous' ? undefined : principal(row.who ?? alice);
-        const d = decide({ allow: row.rule }, facts(row.req), who, Date.parse(row.now ?? '2026-11-23T10:00:00Z'));
+        const tailnet = row.tailnet === undefined || row.tailnet === 'none' ? undefined : { user: row.tailnet.user, node: row.tailnet.node, tags: row.tailnet.tags };
+        const d = decide({ allow: row.rule }, facts(row.req), who, Date.parse(row.now ?? '2026-11-23T10:00:00Z'), tailnet);
         assert.equal(d.status, row.status);
         assert.equal(d.allow, row.status === 200);
         assert.deepEqual([...d.reasons].sort(), [...row.reasons].sort());
