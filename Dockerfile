@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Build: compile TypeScript with dev dependencies, then keep production ones only.
+# Build: compile TypeScript with dev dependencies.
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
@@ -7,13 +7,23 @@ COPY src ./src
 COPY scripts ./scripts
 COPY bench ./bench
 COPY test ./test
-RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+RUN npm ci --no-audit --no-fund
 
-# Run: no compiler, no dev dependencies, not root.
+# The demo IdP and app of docker-compose.yml (oidc-provider is a dev dependency).
+FROM node:24-slim AS demo
+WORKDIR /demo
+COPY --from=build /app/node_modules ./node_modules
+COPY demo/idp.mjs demo/app.mjs ./
+USER node
+
+# Run: production dependencies only, no compiler, not root.
+FROM build AS prune
+RUN npm prune --omit=dev
+
 FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build /app/node_modules ./node_modules
+COPY --from=prune /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY package.json ./
 COPY bin ./bin

@@ -18,10 +18,13 @@ export function oneLine(problems: readonly Problem[]): string {
   return problems.length > 1 ? `${first} (and ${problems.length - 1} more; run verdict validate)` : first;
 }
 
-/** Config and policy set for the one-shot commands; prints the first problem and returns undefined on failure. */
+/**
+ * Config and policy set for the one-shot commands, which use no secrets; prints the first
+ * problem and returns undefined on failure.
+ */
 export function loadForCommand(configFile: string | undefined): { config: Config; policy: PolicySet } | undefined {
   try {
-    const config = loadConfig(configFile);
+    const config = loadConfig(configFile, process.env, process.cwd(), { requireSecrets: false });
     return { config, policy: loadPolicyDir(config.policies.dir) };
   } catch (e) {
     err(`verdict: ${oneLine(problemsOf(e, configFile ?? '(config)'))}`);

@@ -32,7 +32,7 @@ const SESSION_KEY = /^[A-Za-z0-9_-]{43}$/;
  * Secrets may live inline, in files (`*_file`) or in the environment; the file wins over
  * nothing, inline/env win over the file. With OIDC on, session keys are required.
  */
-function loadSecrets(identity: { oidc?: { client_secret?: string; client_secret_file?: string }; session: { keys?: string[]; keys_file?: string } }, name: string, abs: (p: string) => string): void {
+function loadSecrets(identity: { oidc?: { client_secret?: string; client_secret_file?: string }; session: { keys?: string[]; keys_file?: string } }, name: string, abs: (p: string) => string, required: boolean): void {
   const oidc = identity.oidc;
   if (oidc && oidc.client_secret === undefined && oidc.client_secret_file !== undefined) {
     oidc.client_secret = readSecretFile(abs(oidc.client_secret_file), name, '/identity/oidc/client_secret_file');
@@ -46,16 +46,17 @@ function loadSecrets(identity: { oidc?: { client_secret?: string; client_secret_
     }
     session.keys = keys;
   }
-  if (oidc && session.keys === undefined) {
+  if (required && oidc && session.keys === undefined) {
     throw new VerdictError('CONFIG_INVALID', 'session keys missing', { problems: [{ file: name, pointer: '/identity/session', message: 'identity.oidc needs session keys: keys, keys_file or VERDICT_SESSION_KEYS (32 random bytes, base64url)' }] });
   }
 }
 
 /**
  * Reads, validates and completes the configuration. Fails fast with every problem as
- * `file:pointer: message`; nothing starts on a config that is not valid.
+ * `file:pointer: message`; nothing starts on a config that is not valid. Commands that
+ * never use the secrets (test, explain, envoy-config) pass `requireSecrets: false`.
  */
-export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), options: { requireSecrets?: boolean } = {}): Config {
   const name = file === undefined ? '(built-in defaults)' : displayName(resolve(cwd, file), cwd);
   let doc: unknown = {};
   if (file !== undefined) {
@@ -91,7 +92,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   const abs = (p: string, fromEnv: boolean) => (isAbsolute(p) ? p : resolve(fromEnv ? cwd : base, p));
   c.policies.dir = abs(c.policies.dir, env.VERDICT_POLICIES_DIR !== undefined && env.VERDICT_POLICIES_DIR !== '');
   if (c.audit.path !== undefined) c.audit.path = abs(c.audit.path, env.VERDICT_AUDIT_PATH !== undefined && env.VERDICT_AUDIT_PATH !== '');
-  loadSecrets(c.identity, name, (p) => abs(p, false));
+  loadSecrets(c.identity, name, (p) => abs(p, false), options.requireSecrets ?? true);
   const assertion = (c.identity as { assertion?: { key_file: string } }).assertion;
   if (assertion) assertion.key_file = abs(assertion.key_file, false);
   const admin = (c as unknown as { admin: { tokens: { name: string; token?: string; token_file?: string }[] } }).admin;
