@@ -12,7 +12,8 @@ const USAGE = `usage: verdict <command> [options]
   validate [--config FILE] [--policies DIR]  check the config and every policy file
   explain  [--config FILE] --request FILE    decide one CheckRequest (proto3 JSON), print the decision
   test     [--config FILE] [PATH...]         run policy test files (default: <policies>/tests)
-  envoy-config [--config FILE]               print an Envoy bootstrap (YAML) for the policy routes`;
+  envoy-config [--config FILE] [--snippets]  print an Envoy bootstrap (YAML) for the policy routes,
+                                             or the filter, cluster and per-route pieces for an existing Envoy`;
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -26,6 +27,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         policies: { type: 'string' },
         request: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        snippets: { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -57,7 +59,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'test':
       return test(values.config, positionals);
     case 'envoy-config':
-      return noPositionals() ? envoyConfig(values.config) : 2;
+      return noPositionals() ? envoyConfig(values.config, values.snippets ?? false) : 2;
     default:
       err(`verdict: unknown command ${JSON.stringify(command)}`);
       err(USAGE);

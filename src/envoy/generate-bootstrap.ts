@@ -67,7 +67,7 @@ function routeMatch(m: MatchSpec): Obj {
   return match;
 }
 
-const perRoute = (id: string): Obj => ({
+export const perRoute = (id: string): Obj => ({
   'envoy.filters.http.ext_authz': {
     '@type': T('envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute'),
     check_settings: { context_extensions: { route: id } },
@@ -188,4 +188,23 @@ export function generateBootstrap(policy: PolicySet, o: EnvoyConfigOptions = DEF
       clusters: [verdictCluster(o), ...[...upstreams.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(cluster)],
     },
   };
+}
+
+/**
+ * For an Envoy that already exists: the pieces to add by hand. Each is a complete message
+ * of its Envoy type (HttpFilter, Cluster, Route), so each can be checked on its own.
+ */
+export function generateSnippets(policy: PolicySet, o: EnvoyConfigOptions = DEFAULT_ENVOY_OPTIONS): { title: string; type: string; value: Obj }[] {
+  const out = [
+    { title: 'HTTP filter: add to your HttpConnectionManager http_filters, before envoy.filters.http.router', type: 'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter', value: extAuthzFilter(o) },
+    { title: 'Cluster: Verdict over HTTP/2 with gRPC health checks', type: 'envoy.config.cluster.v3.Cluster', value: verdictCluster(o) },
+  ];
+  for (const r of policy.routes) {
+    out.push({
+      title: `Route ${r.id}: add typed_per_filter_config to the Envoy route that serves it`,
+      type: 'envoy.config.route.v3.Route',
+      value: { name: r.id, typed_per_filter_config: perRoute(r.id) },
+    });
+  }
+  return out;
 }
