@@ -55,7 +55,7 @@ if (who.kind !== 'principal') throw new Error('bench token refused');
 const now = Date.now();
 const sinkStream = new Writable({ write: (_c, _e, cb) => cb() });
 const logger = pino({ base: null, timestamp: false, formatters: { level: (l) => ({ 'log.level': l }) } }, sinkStream);
-const audit = { write: (r: Record<string, unknown>) => logger.info(r), healthy: () => true, close: async () => {} };
+const audit = { write: async (r: Record<string, unknown>) => void logger.info(r), healthy: () => true, close: async () => {} };
 const metrics = new Metrics();
 const deps: CheckDeps = { policies: { current: policy }, identity, audit, observe: (o, t, s) => metrics.observeDecision(o, t, s), options: { requireRouteId: false, includeQuery: false } };
 const decision = evaluate(policy, built.facts, who.principal, now, { requireRouteId: false });

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import { createAuditSink, type AuditSink } from './audit/audit-sink.js';
+import { AuditWriter, type AuditSink } from './audit/audit-writer.js';
+import { readFileSync } from 'node:fs';
+import { calculateJwkThumbprint, exportJWK, importPKCS8 } from 'jose';
 import { controlRecord } from './audit/record.js';
 import { runCheck, type CheckDeps } from './check.js';
 import type { Config } from './config/config.js';
@@ -27,6 +29,31 @@ import { Sealer } from './session/sealer.js';
 import type { SessionStore } from './session/session-store.js';
 import { WebSessions } from './session/web-sessions.js';
 import { randomUUID } from 'node:crypto';
+
+/** The audit trail of `config.audit`: sync (group commit) by default for files, async for stdout. */
+async function auditFromConfig(config: Config, log: Logger): Promise<AuditSink> {
+  const a = config.audit;
+  let signingKey;
+  if (a.signing_key_file) {
+    try {
+      const key = await importPKCS8(readFileSync(a.signing_key_file, 'utf8'), 'ES256', { extractable: true });
+      const { kty, crv, x, y } = await exportJWK(key);
+      signingKey = { key, kid: await calculateJwkThumbprint({ kty: kty!, crv, x, y }) };
+    } catch (e) {
+      throw new VerdictError('CONFIG_INVALID', 'bad audit signing key', { problems: [{ file: a.signing_key_file, pointer: '', message: `not a PKCS#8 P-256 private key: ${(e as Error).message}` }] });
+    }
+  }
+  return new AuditWriter({
+    sink: a.sink,
+    path: a.path,
+    mode: a.mode ?? (a.sink === 'file' ? 'sync' : 'async'),
+    maxDelayMs: durationMs(a.max_delay),
+    checkpointEvery: a.checkpoint_every,
+    checkpointIntervalMs: durationMs(a.checkpoint_interval),
+    signingKey,
+    onFailure: (e) => log.error({ err: e.message }, 'audit sink failed: denying every request until restart'),
+  });
+}
 
 /** Browser sessions and their store, when `identity.oidc` is configured. */
 async function webSessionsFromConfig(config: Config, knownHosts: () => ReadonlySet<string>): Promise<{ web?: WebSessions; store?: SessionStore }> {
@@ -98,7 +125,11 @@ export interface StartOptions {
 export async function startVerdict(config: Config, options: StartOptions): Promise<RunningVerdict> {
   const { log } = options;
   const policySet = loadPolicyDir(config.policies.dir);
-  const audit = options.audit ?? createAuditSink({ sink: config.audit.sink, path: config.audit.path, maxDelayMs: durationMs(config.audit.max_delay) });
+  const audit = options.audit ?? (await auditFromConfig(config, log));
+  // Control-plane records are not awaited by anyone; a failure is logged, and the sink,
+  // now failed, makes the next decisions deny.
+  const control = (record: Record<string, unknown>, level: 'info' | 'warn' = 'info'): void =>
+    void audit.write(record, level).catch((e: unknown) => log.error({ err: describeError(e) }, 'audit record not written'));
   const policies = new PolicyStore(config.policies.dir, policySet);
   const metrics = new Metrics();
   const { web, store } = await webSessionsFromConfig(config, () => policies.current.hosts);
@@ -159,7 +190,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     const now = Date.now();
     if (event.ok) {
       metrics.reload('accepted');
-      audit.write(controlRecord('policy-reload', now, {
+      control(controlRecord('policy-reload', now, {
         'verdict.policy_hash': event.policy.hash,
         'verdict.previous_policy_hash': event.previous.hash,
         'verdict.policy_files': event.policy.files,
@@ -170,7 +201,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
       log.info({ hash: event.policy.hash, ...event.diff }, 'policy reload accepted');
     } else {
       metrics.reload('rejected');
-      audit.write(controlRecord('policy-reload-rejected', now, {
+      control(controlRecord('policy-reload-rejected', now, {
         'verdict.policy_hash': event.kept.hash,
         'verdict.problems': event.problems.map((p) => `${p.file}:${p.pointer}: ${p.message}`),
       }), 'warn');
@@ -202,7 +233,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   if (config.policies.watch) policies.watch(durationMs(config.policies.reload_debounce), onReload);
   listening = true;
   grpcServer.setServing(true);
-  audit.write(controlRecord('start', Date.now(), {
+  control(controlRecord('start', Date.now(), {
     'verdict.policy_hash': policySet.hash,
     'verdict.policy_files': policySet.files,
     'verdict.routes': policySet.routes.map((r) => r.id),
@@ -234,7 +265,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
         if (drain > 0) await new Promise((r) => setTimeout(r, drain));
         await grpcServer.shutdown(durationMs(config.shutdown.grace_period));
         await httpServer.close();
-        audit.write(controlRecord('shutdown', Date.now(), { 'verdict.policy_hash': policies.current.hash, 'verdict.shutdown_reason': reason }));
+        control(controlRecord('shutdown', Date.now(), { 'verdict.policy_hash': policies.current.hash, 'verdict.shutdown_reason': reason }));
         await store?.close();
         await audit.close();
         log.info({ reason }, 'verdict stopped');

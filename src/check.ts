@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { decisionRecord } from './audit/record.js';
-import type { AuditSink } from './audit/audit-sink.js';
+import type { AuditSink } from './audit/audit-writer.js';
 import { describeError } from './errors.js';
 import { NO_IDENTITY, type IdentityResult } from './identity/identity-result.js';
 import { denial, internalError, type Decision } from './policy/decision.js';
@@ -116,7 +116,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
   } finally {
     const durationMs = performance.now() - started;
     const outcome: CheckOutcome = { decisionId, decision, identity, facts, extraHeaders, assertion };
-    deps.audit.write(
+    await deps.audit.write(
       decisionRecord({ decisionId, timeMs: nowMs, transport, decision, facts, rawPath, identity, tailnet, policyHash, durationMs, includeQuery: deps.options.includeQuery }),
     );
     deps.observe?.(outcome, transport, durationMs / 1000);

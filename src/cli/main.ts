@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { auditQuery, auditVerify } from './audit.js';
 import { envoyConfig } from './envoy-config.js';
 import { explain } from './explain.js';
 import { err, out } from './io.js';
@@ -12,6 +13,9 @@ const USAGE = `usage: verdict <command> [options]
   validate [--config FILE] [--policies DIR]  check the config and every policy file
   explain  [--config FILE] --request FILE    decide one CheckRequest (proto3 JSON), print the decision
   test     [--config FILE] [PATH...]         run policy test files (default: <policies>/tests)
+  audit verify FILE... [--key PUBLIC.pem|JWKS]   check the hash chain and checkpoints of an audit trail
+  audit query FILE... [--user U] [--route R] [--decision allow|deny] [--reason CODE] [--since T] [--until T]
+                                             print matching records (JSON lines)
   envoy-config [--config FILE] [--snippets]  print an Envoy bootstrap (YAML) for the policy routes,
                                              or the filter, cluster and per-route pieces for an existing Envoy`;
 
@@ -28,6 +32,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         request: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         snippets: { type: 'boolean' },
+        key: { type: 'string' },
+        user: { type: 'string' },
+        route: { type: 'string' },
+        decision: { type: 'string' },
+        reason: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
       },
     });
   } catch (e) {
@@ -58,6 +69,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       return noPositionals() ? explain(values.config, values.request) : 2;
     case 'test':
       return test(values.config, positionals);
+    case 'audit': {
+      const [sub, ...files] = positionals;
+      if (sub === 'verify') return auditVerify(files, values.key);
+      if (sub === 'query') return auditQuery(files, values);
+      err('verdict audit: use `audit verify FILE...` or `audit query FILE...`');
+      return 2;
+    }
     case 'envoy-config':
       return noPositionals() ? envoyConfig(values.config, values.snippets ?? false) : 2;
     default:

@@ -54,7 +54,17 @@ export interface Config {
   readonly grpc: { readonly listen: string };
   readonly http: { readonly listen: string; readonly trusted_proxies: readonly string[] };
   readonly policies: { readonly dir: string; readonly require_route_id: boolean; readonly watch: boolean; readonly reload_debounce: string };
-  readonly audit: { readonly sink: 'stdout' | 'file'; readonly path: string | undefined; readonly include_query: boolean; readonly max_delay: string };
+  readonly audit: {
+    readonly sink: 'stdout' | 'file';
+    readonly path: string | undefined;
+    readonly include_query: boolean;
+    /** Default: `sync` for the file sink, `async` for stdout. */
+    readonly mode: 'sync' | 'async' | undefined;
+    readonly max_delay: string;
+    readonly checkpoint_every: number;
+    readonly checkpoint_interval: string;
+    readonly signing_key_file: string | undefined;
+  };
   readonly identity: {
     readonly max_token_bytes: number;
     readonly token_cache_size: number;

@@ -9,6 +9,7 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; typ
   { env: 'VERDICT_REQUIRE_ROUTE_ID', path: ['policies', 'require_route_id'], type: 'boolean' },
   { env: 'VERDICT_AUDIT_SINK', path: ['audit', 'sink'], type: 'string' },
   { env: 'VERDICT_AUDIT_PATH', path: ['audit', 'path'], type: 'string' },
+  { env: 'VERDICT_AUDIT_MODE', path: ['audit', 'mode'], type: 'string' },
   { env: 'VERDICT_LOG_LEVEL', path: ['log', 'level'], type: 'string' },
   { env: 'VERDICT_OIDC_CLIENT_SECRET', path: ['identity', 'oidc', 'client_secret'], type: 'string' },
   { env: 'VERDICT_SESSION_KEYS', path: ['identity', 'session', 'keys'], type: 'list' },

@@ -92,6 +92,8 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   const abs = (p: string, fromEnv: boolean) => (isAbsolute(p) ? p : resolve(fromEnv ? cwd : base, p));
   c.policies.dir = abs(c.policies.dir, env.VERDICT_POLICIES_DIR !== undefined && env.VERDICT_POLICIES_DIR !== '');
   if (c.audit.path !== undefined) c.audit.path = abs(c.audit.path, env.VERDICT_AUDIT_PATH !== undefined && env.VERDICT_AUDIT_PATH !== '');
+  const auditKey = (c.audit as { signing_key_file?: string }).signing_key_file;
+  if (auditKey !== undefined) (c.audit as { signing_key_file?: string }).signing_key_file = abs(auditKey, false);
   loadSecrets(c.identity, name, (p) => abs(p, false), options.requireSecrets ?? true);
   const assertion = (c.identity as { assertion?: { key_file: string } }).assertion;
   if (assertion) assertion.key_file = abs(assertion.key_file, false);

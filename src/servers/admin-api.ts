@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuditSink } from '../audit/audit-sink.js';
+import type { AuditSink } from '../audit/audit-writer.js';
 import { controlRecord } from '../audit/record.js';
 import type { SessionStore } from '../session/session-store.js';
 
@@ -26,7 +26,7 @@ function adminFor(authorization: string | undefined, tokens: AdminDeps['tokens']
   return found;
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
 }
@@ -36,13 +36,29 @@ function json(res: ServerResponse, status: number, body: unknown): void {
  * audit record naming the acting admin (`verdict.admin`) and what it touched.
  */
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, deps: AdminDeps): Promise<void> {
+  const pending: Promise<void>[] = [];
+  let answer: [number, unknown] = [500, { error: 'internal' }];
+  try {
+    await decide(req, res, deps, pending, (status, body) => {
+      answer = [status, body];
+    });
+  } finally {
+    // Every call's record reaches the sink before the answer; without it, no answer but 503.
+    const results = await Promise.allSettled(pending);
+    if (results.some((r) => r.status === 'rejected')) answer = [503, { error: 'audit_unavailable' }];
+    send(res, answer[0], answer[1]);
+  }
+}
+
+async function decide(req: IncomingMessage, res: ServerResponse, deps: AdminDeps, pending: Promise<void>[], reply: (status: number, body: unknown) => void): Promise<void> {
+  const json = (_res: ServerResponse, status: number, body: unknown): void => reply(status, body);
   const url = new URL(req.url ?? '/', 'http://admin.invalid');
   const path = url.pathname.slice(ADMIN_PREFIX.length);
   const method = req.method ?? 'GET';
   const admin = adminFor(req.headers.authorization, deps.tokens);
   const base = { 'http.request.method': method, 'url.path': url.pathname, 'client.address': req.socket.remoteAddress, 'verdict.admin': admin };
   const audit = (action: string, status: number, fields: Record<string, unknown> = {}) =>
-    deps.audit.write(controlRecord(`admin.${action}`, Date.now(), { ...base, 'http.response.status_code': status, ...fields }), status >= 400 ? 'warn' : 'info');
+    pending.push(deps.audit.write(controlRecord(`admin.${action}`, Date.now(), { ...base, 'http.response.status_code': status, ...fields }), status >= 400 ? 'warn' : 'info'));
 
   if (deps.tokens.length === 0) {
     audit('refused', 404, { 'verdict.detail': 'no admin token configured' });

@@ -162,7 +162,8 @@ describe('verdict serve', () => {
     const [code] = await once(child, 'exit');
     assert.equal(code, 0);
     const records = readFileSync(join(t.dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(records.map((r) => r['event.action']), ['start', 'authorize', 'shutdown']);
+    assert.deepEqual(records.map((r) => r['event.action']), ['start', 'authorize', 'shutdown', 'audit.checkpoint'], 'the trail ends sealed by a checkpoint');
     assert.equal(records[2]['verdict.shutdown_reason'], 'SIGTERM');
+    assert.deepEqual(records.map((r) => r.seq), [1, 2, 3, 4]);
   });
 });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { startVerdict } from '../../src/app.js';
-import type { AuditSink } from '../../src/audit/audit-sink.js';
+import type { AuditSink } from '../../src/audit/audit-writer.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { DEMO_POLICY, startTestApp } from '../helpers/app.js';
 import { authClient, envoyCheckRequest } from '../helpers/envoy-client.js';
@@ -30,7 +30,7 @@ describe('failing closed', () => {
     const records: unknown[] = [];
     let broken = false;
     const audit: AuditSink = {
-      write(r) {
+      async write(r) {
         if (broken) throw new Error('disk full');
         records.push(r);
       },
@@ -77,7 +77,7 @@ describe('failing closed', () => {
       assert.equal(res.status?.code ?? 0, 0, 'the in-flight check finished with its decision');
       await stopped;
       const actions = t.records().map((r) => r['event.action']);
-      assert.equal(actions.at(-1), 'shutdown');
+      assert.deepEqual(actions.slice(-2), ['shutdown', 'audit.checkpoint']);
       assert.equal(actions.filter((a) => a === 'authorize').length, 2);
     } finally {
       client.close();

@@ -1,0 +1,28 @@
+import { createHash } from 'node:crypto';
+import { configure } from 'safe-stable-stringify';
+import type { AuditRecord } from './record.js';
+
+// Keys sorted at every level, no undefined values: one byte string per record content, so
+// the writer and `verdict audit verify` hash exactly the same thing.
+const canonical = configure({ deterministic: true, bigint: false, circularValue: Error });
+
+/**
+ * The hash chain of the audit trail: each record carries `seq`, the `prev_hash` of the
+ * record before it, and `hash` = SHA-256 over its canonical JSON without `hash`.
+ */
+export function recordHash(record: AuditRecord): string {
+  const { hash: _omit, ...rest } = record;
+  return createHash('sha256').update(canonical(rest) ?? '').digest('hex');
+}
+
+export interface ChainHead {
+  readonly seq: number;
+  readonly hash: string | null;
+}
+
+/** Links a record to the chain; returns the record as it must be written. */
+export function link(record: AuditRecord, head: ChainHead): AuditRecord {
+  const linked: AuditRecord = { ...record, seq: head.seq + 1, prev_hash: head.hash };
+  linked.hash = recordHash(linked);
+  return linked;
+}

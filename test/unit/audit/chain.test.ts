@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
+import { AuditWriter } from '../../../src/audit/audit-writer.js';
+import { recordHash } from '../../../src/audit/chain.js';
+import { verifyTrail } from '../../../src/audit/verify.js';
+import { tempDir } from '../../helpers/tmp.js';
+
+type Keys = Awaited<ReturnType<typeof generateKeyPair>>;
+
+async function writeTrail(path: string, keys: Keys, n: number, from = 0): Promise<void> {
+  const w = new AuditWriter({ sink: 'file', path, mode: 'sync', maxDelayMs: 10, checkpointEvery: 4, checkpointIntervalMs: 0, signingKey: { key: keys.privateKey, kid: 'k1' } });
+  await Promise.all(Array.from({ length: n }, (_, i) => w.write({ time: new Date().toISOString(), 'event.action': 'authorize', 'verdict.decision_id': `d${from + i}`, 'verdict.decision': 'allow' })));
+  await w.close();
+}
+
+const lines = (p: string) => readFileSync(p, 'utf8').split('\n').filter(Boolean);
+const put = (p: string, ls: string[]) => writeFileSync(p, ls.map((l) => `${l}\n`).join(''));
+const verify = (key: Keys['publicKey'] | undefined, ...files: string[]) => verifyTrail(files.map((f) => ({ name: f, text: readFileSync(f, 'utf8') })), key);
+
+describe('tamper-evident audit trail', () => {
+  let keys: Keys;
+  before(async () => {
+    keys = await generateKeyPair('ES256');
+  });
+
+  it('writes a hash chain with signed checkpoints that verifies, and continues it after a restart', async () => {
+    const p = join(tempDir().dir, 'audit.jsonl');
+    await writeTrail(p, keys, 10);
+    await writeTrail(p, keys, 5, 10);
+    const r = await verify(keys.publicKey, p);
+    assert.equal(r.problem, undefined, JSON.stringify(r.problem));
+    const ls = lines(p).map((l) => JSON.parse(l));
+    assert.deepEqual(ls.map((x) => x.seq), ls.map((_, i) => i + 1), 'one sequence across the restart');
+    assert.ok(r.checkpoints >= 4);
+    assert.equal(ls.filter((x) => x['verdict.decision_id']).length, 15);
+  });
+
+  it('names the first changed, removed, inserted or reordered record, and a cut tail', async () => {
+    const p = join(tempDir().dir, 'audit.jsonl');
+    await writeTrail(p, keys, 12);
+    const good = lines(p);
+    const seqOf = (i: number) => JSON.parse(good[i]!).seq as number;
+    const cases: [string, string[], number | undefined, RegExp][] = [];
+    const changed = [...good];
+    changed[3] = changed[3]!.replace('"allow"', '"deny"');
+    cases.push(['changed', changed, seqOf(3), /changed/]);
+    cases.push(['removed', good.filter((_, i) => i !== 5), seqOf(5), /removed/]);
+    const swapped = [...good];
+    [swapped[6], swapped[7]] = [swapped[7]!, swapped[6]!];
+    cases.push(['reordered', swapped, seqOf(6), /reordered|inserted|replaced/]);
+    // A forged record with a correct hash of its own, slipped in.
+    const forged = JSON.parse(good[2]!);
+    forged['verdict.decision_id'] = 'forged';
+    forged.hash = recordHash(forged);
+    cases.push(['inserted', [...good.slice(0, 3), JSON.stringify(forged), ...good.slice(3)], seqOf(2), /reordered or inserted/]);
+    // Cut back to a decision record: the records after the last checkpoint are unsealed.
+    let cut = good.length - 1;
+    while (JSON.parse(good[cut - 1]!)['event.action'] === 'audit.checkpoint') cut--;
+    cases.push(['cut tail', good.slice(0, cut), undefined, /unsealed tail/]);
+    cases.push(['half line', [...good.slice(0, -1), good.at(-1)!.slice(0, 20)], undefined, /truncated tail|not a JSON record/]);
+    for (const [name, ls, seq, why] of cases) {
+      put(p, ls);
+      if (name === 'half line') writeFileSync(p, readFileSync(p, 'utf8').slice(0, -1));
+      const r = await verify(keys.publicKey, p);
+      assert.ok(r.problem, `${name} detected`);
+      assert.match(r.problem.message, why, name);
+      if (seq !== undefined) assert.equal(r.problem.seq, seq, `${name}: first bad seq`);
+    }
+  });
+
+  it('a whole chain rewritten without the key fails at its first checkpoint', async () => {
+    const p = join(tempDir().dir, 'audit.jsonl');
+    await writeTrail(p, keys, 8);
+    let prev: string | null = null;
+    const rewritten = lines(p).map((l) => {
+      const r = JSON.parse(l);
+      if (r['verdict.decision']) r['verdict.decision'] = 'deny';
+      r.prev_hash = prev;
+      if (r['verdict.checkpoint']) r['verdict.checkpoint'].head = null;
+      r.hash = recordHash(r);
+      prev = r.hash;
+      return JSON.stringify(r);
+    });
+    put(p, rewritten);
+    assert.equal((await verify(undefined, p)).problem, undefined, 'without the key, a consistent rewrite cannot be told');
+    const r = await verify(keys.publicKey, p);
+    assert.match(r.problem!.message, /signature does not verify/);
+  });
+
+  it('verifies across rotated files in order, and not out of order', async () => {
+    const dir = tempDir().dir;
+    const p = join(dir, 'audit.jsonl');
+    await writeTrail(p, keys, 12);
+    const ls = lines(p);
+    const a = join(dir, 'audit.1.jsonl');
+    const b = join(dir, 'audit.2.jsonl');
+    put(a, ls.slice(0, 7));
+    put(b, ls.slice(7));
+    assert.equal((await verify(keys.publicKey, a, b)).problem, undefined);
+    assert.ok((await verify(keys.publicKey, b, a)).problem);
+  });
+
+  it('the CLI: exit 0 intact, exit 1 naming the seq; keys as PEM', async () => {
+    const { verdictAsyncResult } = await import('../../helpers/cli.js');
+    const t = tempDir();
+    const p = join(t.dir, 'audit.jsonl');
+    await writeTrail(p, keys, 6);
+    const pem = t.write('audit-pub.pem', await exportSPKI(keys.publicKey));
+    void exportPKCS8;
+    const ok = await verdictAsyncResult(['audit', 'verify', p, '--key', pem]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /^intact: \d+ records/);
+    const ls = lines(p);
+    put(p, ls.filter((_, i) => i !== 2));
+    const bad = await verdictAsyncResult(['audit', 'verify', p, '--key', pem]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /audit\.jsonl:3: seq 3: records 3…3 are missing: removed/);
+  });
+});
