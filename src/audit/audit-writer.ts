@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readSync, fstatSync, write as fsWrite } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, write as fsWrite } from 'node:fs';
 import { dirname } from 'node:path';
 import { SignJWT, type CryptoKey, type KeyObject } from 'jose';
 import { VerdictError } from '../errors.js';
@@ -36,14 +36,24 @@ export interface AuditWriterOptions {
 
 const MAX_BUFFER_BYTES = 64 * 1024 * 1024;
 
-/** The last complete line of a file, to continue its chain after a restart. */
+/**
+ * The last complete line of a file, to continue its chain after a restart. A partial last
+ * line (the process died inside a write) is cut off first: in sync mode no answer went out
+ * for it, and left in place it would break the chain for good.
+ */
 function lastRecord(fd: number): AuditRecord | undefined {
-  const size = fstatSync(fd).size;
+  let size = fstatSync(fd).size;
   if (size === 0) return undefined;
   const len = Math.min(size, 1024 * 1024);
   const buf = Buffer.alloc(len);
   readSync(fd, buf, 0, len, size - len);
-  const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+  if (buf[len - 1] !== 0x0a) {
+    const cut = buf.lastIndexOf(0x0a);
+    size = size - len + cut + 1;
+    ftruncateSync(fd, size);
+    if (size === 0) return undefined;
+  }
+  const lines = buf.subarray(0, buf.lastIndexOf(0x0a) + 1).toString('utf8').split('\n').filter((l) => l.trim() !== '');
   try {
     return JSON.parse(lines.at(-1) ?? '') as AuditRecord;
   } catch {

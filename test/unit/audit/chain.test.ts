@@ -38,6 +38,14 @@ describe('tamper-evident audit trail', () => {
     assert.equal(ls.filter((x) => x['verdict.decision_id']).length, 15);
   });
 
+  it('cuts a half-written last line on restart, so the chain goes on', async () => {
+    const p = join(tempDir().dir, 'audit.jsonl');
+    await writeTrail(p, keys, 5);
+    writeFileSync(p, `${readFileSync(p, 'utf8')}{"seq":99,"half`);
+    await writeTrail(p, keys, 3, 5);
+    assert.equal((await verify(keys.publicKey, p)).problem, undefined);
+  });
+
   it('names the first changed, removed, inserted or reordered record, and a cut tail', async () => {
     const p = join(tempDir().dir, 'audit.jsonl');
     await writeTrail(p, keys, 12);
