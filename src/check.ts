@@ -106,7 +106,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
       if (decision.status === 401 && decision.reasons.includes('user-unauthenticated') && deps.web && options.loginRedirect !== false && wantsLoginRedirect(built.facts)) {
         const login = await beforeDeadline(deps.web.loginRedirect(built.facts, nowMs), deadlineMs, Date.now());
         if (login) {
-          decision = denial(login.status, decision.reasons, decision.route, `${decision.detail ?? ''}; ${login.detail}`);
+          decision = { ...denial(login.status, decision.reasons, decision.route, `${decision.detail ?? ''}; ${login.detail}`), shadow: decision.shadow };
           extraHeaders = login.headers;
         }
       }

@@ -30,6 +30,7 @@ interface RouteJson {
   match?: MatchSpec;
   allow?: unknown;
   deny?: unknown;
+  shadow?: { allow?: unknown; deny?: unknown };
 }
 
 /**
@@ -66,6 +67,13 @@ export function compilePolicy(sources: readonly PolicySource[], env: CompileEnv)
           match: compileMatch(r.match, pointerJoin(pointer, 'match'), env.checkRegex),
           allow: r.allow === undefined ? undefined : compileRule(r.allow, pointerJoin(pointer, 'allow'), env),
           deny: r.deny === undefined ? undefined : compileRule(r.deny, pointerJoin(pointer, 'deny'), env),
+          shadow:
+            r.shadow === undefined
+              ? undefined
+              : {
+                  allow: r.shadow.allow === undefined ? undefined : compileRule(r.shadow.allow, pointerJoin(pointerJoin(pointer, 'shadow'), 'allow'), env),
+                  deny: r.shadow.deny === undefined ? undefined : compileRule(r.shadow.deny, pointerJoin(pointerJoin(pointer, 'shadow'), 'deny'), env),
+                },
           file: src.name,
           pointer,
           source: Object.freeze(r as unknown as Record<string, unknown>),

@@ -8,6 +8,8 @@ export interface Decision {
   readonly route: string | undefined;
   readonly reasons: readonly string[];
   readonly detail?: string | undefined;
+  /** What the route's dry-run (`shadow`) policy would have decided, when it has one. */
+  readonly shadow?: { readonly allow: boolean; readonly status: number; readonly reasons: readonly string[] } | undefined;
 }
 
 export function denial(status: number, reasons: readonly string[], route?: string, detail?: string): Decision {

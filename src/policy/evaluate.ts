@@ -3,6 +3,7 @@ import type { TailnetIdentity } from '../identity/tailnet-identity.js';
 import type { RequestFacts } from '../request/facts.js';
 import type { EvalContext } from './context.js';
 import { denial, type Decision } from './decision.js';
+import type { CompiledRule } from './compile-rule.js';
 import type { CompiledRoute, PolicySet } from './policy-set.js';
 import { FALSE, TRUE, UNKNOWN, type Outcome } from './tri.js';
 
@@ -36,17 +37,22 @@ const NO_ALLOW: Outcome = { value: FALSE, reasons: ['reject'] };
 export function evaluate(policy: PolicySet, facts: RequestFacts, principal: Principal | undefined, now: number, options: EvaluateOptions): Decision {
   const selected = selectRoute(policy, facts, options.requireRouteId);
   if (typeof selected === 'string') return denial(404, ['route-not-found'], undefined, selected);
-  const route = selected.id;
   const ctx: EvalContext = { facts, principal, tailnet: options.tailnet, now };
+  const decision = decideRules(selected.allow, selected.deny, ctx, selected.id, options);
+  if (!selected.shadow) return decision;
+  const shadow = decideRules(selected.shadow.allow, selected.shadow.deny, ctx, selected.id, options);
+  return { ...decision, shadow: { allow: shadow.allow, status: shadow.status, reasons: shadow.reasons } };
+}
 
-  const deny = selected.deny ? selected.deny(ctx) : NO_DENY;
+function decideRules(allowRule: CompiledRule | undefined, denyRule: CompiledRule | undefined, ctx: EvalContext, route: string, options: EvaluateOptions): Decision {
+  const deny = denyRule ? denyRule(ctx) : NO_DENY;
   if (deny.value === TRUE) return denial(403, deny.reasons, route, 'deny rule matched');
 
-  const allow = selected.allow ? selected.allow(ctx) : NO_ALLOW;
+  const allow = allowRule ? allowRule(ctx) : NO_ALLOW;
   if (deny.value === UNKNOWN && allow.value !== FALSE) return unauthenticated(deny.reasons, route, options, 'deny rule needs an identity');
   if (allow.value === TRUE) return { allow: true, status: 200, route, reasons: allow.reasons };
   if (allow.value === UNKNOWN) return unauthenticated(allow.reasons, route, options, 'allow rule needs an identity');
-  return denial(403, allow.reasons, route, selected.allow ? 'allow rule did not match' : 'route has no allow rule');
+  return denial(403, allow.reasons, route, allowRule ? 'allow rule did not match' : 'route has no allow rule');
 }
 
 function unauthenticated(reasons: readonly string[], route: string, options: EvaluateOptions, detail: string): Decision {

@@ -8,6 +8,8 @@ export interface CompiledRoute {
   readonly match: CompiledMatch | undefined;
   readonly allow: CompiledRule | undefined;
   readonly deny: CompiledRule | undefined;
+  /** A dry-run policy, evaluated beside the real one and audited, never enforced. */
+  readonly shadow: { readonly allow: CompiledRule | undefined; readonly deny: CompiledRule | undefined } | undefined;
   /** Where the route came from, for operators. */
   readonly file: string;
   readonly pointer: string;

@@ -35,6 +35,12 @@ export function policySchema(): Record<string, unknown> {
           to: { type: 'string', minLength: 1 },
           allow: { $ref: '#/$defs/rule' },
           deny: { $ref: '#/$defs/rule' },
+          shadow: {
+            type: 'object',
+            description: 'A dry-run policy: evaluated and audited beside the real one, never enforced',
+            additionalProperties: false,
+            properties: { allow: { $ref: '#/$defs/rule' }, deny: { $ref: '#/$defs/rule' } },
+          },
         },
       },
       match: {

@@ -8,6 +8,7 @@ export class Metrics {
   readonly #reasons: Counter<'route' | 'decision' | 'reason'>;
   readonly #latency: Histogram<'transport'>;
   readonly #reloads: Counter<'result'>;
+  readonly #shadow: Counter<'route' | 'differs'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'verdict_' });
@@ -30,6 +31,12 @@ export class Metrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [this.registry],
     });
+    this.#shadow = new Counter({
+      name: 'verdict_shadow_decisions_total',
+      help: 'Decisions of dry-run (shadow) policies, by route and whether they differ from the enforced decision.',
+      labelNames: ['route', 'differs'],
+      registers: [this.registry],
+    });
     this.#reloads = new Counter({
       name: 'verdict_policy_reloads_total',
       help: 'Policy reloads by result (accepted, rejected).',
@@ -39,6 +46,8 @@ export class Metrics {
   }
 
   observeDecision(o: CheckOutcome, transport: 'grpc' | 'http', seconds: number): void {
+    const s = o.decision.shadow;
+    if (s) this.#shadow.inc({ route: o.decision.route ?? '', differs: String(s.allow !== o.decision.allow || s.status !== o.decision.status) });
     const route = o.decision.route ?? '';
     const decision = o.decision.allow ? 'allow' : 'deny';
     this.#decisions.inc({ route, decision, status: String(o.decision.status), transport });

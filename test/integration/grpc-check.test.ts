@@ -24,7 +24,10 @@ describe('ext_authz Check over a real gRPC connection', () => {
     slowIdp = await TestIssuer.start(['RS256']);
     slowIdp.delayMs = 3000;
     t = await startTestApp(
-      { 'demo.json': DEMO_POLICY },
+      {
+        'demo.json': DEMO_POLICY,
+        'shadow.json': { version: 1, routes: [{ id: 'shadowed', match: { hosts: ['shadowed.example.com'] }, allow: { authenticated_user: true }, shadow: { allow: { groups: { has: 'admins' } } } }] },
+      },
       {
         identity: {
           jwt: [
@@ -183,6 +186,14 @@ describe('ext_authz Check over a real gRPC connection', () => {
     }
   });
 
+  it('a shadow policy is audited and counted, never enforced', async () => {
+    const token = await idp.token({ sub: 'alice', groups: ['sre'] });
+    const res = await check(envoyCheckRequest({ host: 'shadowed.example.com', headers: { authorization: `Bearer ${token}` } }));
+    assert.equal(res.status?.code ?? 0, 0, 'enforced: allow');
+    const metrics = await t.app.metrics.registry.getSingleMetricAsString('verdict_shadow_decisions_total');
+    assert.match(metrics, /route="shadowed",differs="true"} 1/);
+  });
+
   it('audits every decision id it returned, without tokens', async () => {
     await t.app.stop();
     const records = t.records();
@@ -208,5 +219,10 @@ describe('ext_authz Check over a real gRPC connection', () => {
     assert.deepEqual(allow['user.roles'], ['sre', 'dev']);
     assert.ok(records.some((r) => r['event.action'] === 'start'));
     assert.ok(records.some((r) => r['event.action'] === 'shutdown'));
+    const shadowed = decisions.find((r) => r['verdict.route'] === 'shadowed')!;
+    assert.equal(shadowed['verdict.decision'], 'allow');
+    assert.equal(shadowed['verdict.shadow.decision'], 'deny');
+    assert.equal(shadowed['verdict.shadow.differs'], true);
+    assert.deepEqual(shadowed['verdict.shadow.reasons'], ['groups-unauthorized']);
   });
 });

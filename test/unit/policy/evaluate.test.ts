@@ -106,3 +106,18 @@ describe('route selection', () => {
     assert.equal(route({ path: '/x', routeId: 'exact' }, true), 'exact');
   });
 });
+
+describe('dry-run (shadow) policies', () => {
+  it('are evaluated beside the real rules and never enforced', () => {
+    const policy = policyOf([{ id: 'r', match: {}, allow: { groups: { has: 'sre' } }, shadow: { allow: { groups: { has: 'admins' } }, deny: { http_method: 'DELETE' } } }]);
+    const d = evaluate(policy, facts(), sre, Date.now(), { requireRouteId: false });
+    assert.equal(d.allow, true, 'the real policy decides');
+    assert.deepEqual(d.shadow, { allow: false, status: 403, reasons: ['groups-unauthorized'] });
+    const del = evaluate(policy, facts({ method: 'DELETE' }), sre, Date.now(), { requireRouteId: false });
+    assert.equal(del.allow, true);
+    assert.deepEqual(del.shadow?.reasons, ['http-method-ok']);
+    const anon = evaluate(policy, facts(), undefined, Date.now(), { requireRouteId: false });
+    assert.equal(anon.shadow?.status, 401);
+    assert.equal(evaluate(policyOf([{ id: 'r', match: {}, allow: { accept: true } }]), facts(), undefined, Date.now(), { requireRouteId: false }).shadow, undefined);
+  });
+});
