@@ -147,7 +147,14 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     assertion,
     tailnet: tailnetFromConfig(config),
     observe: (o, transport, seconds) => metrics.observeDecision(o, transport, seconds),
-    options: { requireRouteId: config.policies.require_route_id, includeQuery: config.audit.include_query },
+    options: {
+      requireRouteId: config.policies.require_route_id,
+      includeQuery: config.audit.include_query,
+      includeHeaders: config.audit.include_headers,
+      redact: config.audit.redact,
+      auditFailOpen: config.audit.fail_open,
+    },
+    onAuditFailure: () => metrics.auditFailure(),
   };
   const responseOptions = { exposeReasons: config.response.expose_reasons, isOwnCookie: web?.isOwnCookie };
   const xff = { xffTrustedHops: config.request.xff_trusted_hops };

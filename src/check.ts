@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { decisionRecord } from './audit/record.js';
+import { decisionRecord, redact } from './audit/record.js';
 import type { AuditSink } from './audit/audit-writer.js';
 import { describeError } from './errors.js';
 import { NO_IDENTITY, type IdentityResult } from './identity/identity-result.js';
@@ -33,7 +33,16 @@ export interface CheckDeps {
   readonly assertion?: { sign(principal: Principal, audience: string, nowMs: number): Promise<string> } | undefined;
   readonly audit: AuditSink;
   readonly observe?: (outcome: CheckOutcome, transport: 'grpc' | 'http', seconds: number) => void;
-  readonly options: { readonly requireRouteId: boolean; readonly includeQuery: boolean };
+  readonly options: {
+    readonly requireRouteId: boolean;
+    readonly includeQuery: boolean;
+    readonly includeHeaders?: readonly string[];
+    readonly redact?: readonly string[];
+    /** `audit.fail_open`: answer even when the record could not be written (off by default). */
+    readonly auditFailOpen?: boolean;
+  };
+  /** Called when a decision's record could not be written. */
+  readonly onAuditFailure?: (e: unknown) => void;
   readonly now?: () => number;
 }
 
@@ -116,9 +125,14 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
   } finally {
     const durationMs = performance.now() - started;
     const outcome: CheckOutcome = { decisionId, decision, identity, facts, extraHeaders, assertion };
-    await deps.audit.write(
-      decisionRecord({ decisionId, timeMs: nowMs, transport, decision, facts, rawPath, identity, tailnet, policyHash, durationMs, includeQuery: deps.options.includeQuery }),
-    );
+    const record = decisionRecord({ decisionId, timeMs: nowMs, transport, decision, facts, rawPath, identity, tailnet, policyHash, durationMs, includeQuery: deps.options.includeQuery, includeHeaders: deps.options.includeHeaders });
+    try {
+      await deps.audit.write(redact(record, deps.options.redact ?? []));
+    } catch (e) {
+      deps.onAuditFailure?.(e);
+      // Fail closed unless the operator chose otherwise: no answer without its record.
+      if (!deps.options.auditFailOpen) throw e;
+    }
     deps.observe?.(outcome, transport, durationMs / 1000);
   }
   return { decisionId, decision, identity, facts, extraHeaders, assertion };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IdentityResult } from '../identity/identity-result.js';
 import type { TailnetIdentity } from '../identity/tailnet-identity.js';
 import type { Decision } from '../policy/decision.js';
@@ -19,6 +20,16 @@ export interface DecisionRecordInput {
   readonly policyHash: string | undefined;
   readonly durationMs: number;
   readonly includeQuery: boolean;
+  /** Request headers to record, by lower-case name (never credentials: config refuses them). */
+  readonly includeHeaders?: readonly string[] | undefined;
+}
+
+/** Record keys to drop, by configuration (`audit.redact`). */
+export function redact(record: AuditRecord, keys: readonly string[]): AuditRecord {
+  if (keys.length === 0) return record;
+  const out = { ...record };
+  for (const k of keys) delete out[k];
+  return out;
 }
 
 function withoutQuery(p: string): string {
@@ -70,6 +81,12 @@ export function decisionRecord(i: DecisionRecordInput): AuditRecord {
     'http.request.id': f?.requestId,
     'network.protocol.name': f?.protocol,
   };
+  // Session ids are bearer-like: the record keeps a hash that correlates, never the id.
+  if (principal?.sessionId) r['verdict.session_hash'] = createHash('sha256').update(principal.sessionId).digest('hex').slice(0, 32);
+  for (const name of i.includeHeaders ?? []) {
+    const v = f?.headers.get(name);
+    if (v !== undefined) r[`http.request.header.${name}`] = v;
+  }
   if (i.rawPath !== undefined && f !== undefined) {
     const raw = withoutQuery(i.rawPath);
     if (raw !== f.path) r['verdict.raw_path'] = raw;

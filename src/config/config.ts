@@ -64,6 +64,9 @@ export interface Config {
     readonly checkpoint_every: number;
     readonly checkpoint_interval: string;
     readonly signing_key_file: string | undefined;
+    readonly include_headers: readonly string[];
+    readonly redact: readonly string[];
+    readonly fail_open: boolean;
   };
   readonly identity: {
     readonly max_token_bytes: number;

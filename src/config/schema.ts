@@ -59,6 +59,13 @@ export function configSchema(): Record<string, unknown> {
           checkpoint_every: { type: 'integer', minimum: 1, default: 1000 },
           checkpoint_interval: duration('1m'),
           signing_key_file: { type: 'string', minLength: 1 },
+          include_headers: {
+            type: 'array',
+            default: [],
+            items: { type: 'string', pattern: '^[a-z0-9-]+$', not: { enum: ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-verdict-jwt-assertion'] } },
+          },
+          redact: { type: 'array', default: [], items: { type: 'string', minLength: 1 } },
+          fail_open: { type: 'boolean', default: false },
         },
         if: { properties: { sink: { const: 'file' } }, required: ['sink'] },
         then: { required: ['path'] },

@@ -9,6 +9,7 @@ export class Metrics {
   readonly #latency: Histogram<'transport'>;
   readonly #reloads: Counter<'result'>;
   readonly #shadow: Counter<'route' | 'differs'>;
+  readonly #auditFailures: Counter;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'verdict_' });
@@ -37,6 +38,11 @@ export class Metrics {
       labelNames: ['route', 'differs'],
       registers: [this.registry],
     });
+    this.#auditFailures = new Counter({
+      name: 'verdict_audit_failures_total',
+      help: 'Decisions whose audit record could not be written (denied with 503 unless audit.fail_open).',
+      registers: [this.registry],
+    });
     this.#reloads = new Counter({
       name: 'verdict_policy_reloads_total',
       help: 'Policy reloads by result (accepted, rejected).',
@@ -53,6 +59,10 @@ export class Metrics {
     this.#decisions.inc({ route, decision, status: String(o.decision.status), transport });
     for (const reason of o.decision.reasons) this.#reasons.inc({ route, decision, reason });
     this.#latency.observe({ transport }, seconds);
+  }
+
+  auditFailure(): void {
+    this.#auditFailures.inc();
   }
 
   reload(result: 'accepted' | 'rejected'): void {

@@ -183,6 +183,7 @@ describe('browser login through Envoy gRPC Check calls, against a real OIDC prov
     assert.ok(records.some((r) => (r['verdict.reasons'] as string[] | undefined)?.includes('login-callback') && r['user.id'] === 'alice'));
     assert.ok(records.some((r) => (r['verdict.reasons'] as string[] | undefined)?.includes('logout')));
     assert.ok(records.some((r) => r['verdict.auth_method'] === 'session' && r['verdict.decision'] === 'allow'));
+    assert.ok(records.filter((r) => r['verdict.auth_method'] === 'session').every((r) => /^[0-9a-f]{32}$/.test(String(r['verdict.session_hash']))), 'session ids only as hashes');
     const text = JSON.stringify(records);
     assert.doesNotMatch(text, /__Host-verdict_session=/);
     assert.doesNotMatch(text, /verdict-test-secret/);
