@@ -248,6 +248,10 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     'verdict.grpc_address': `${grpcAddr.host}:${grpcPort}`,
     'verdict.http_address': `${httpAddr.host}:${httpPort}`,
     'verdict.jwt_issuers': config.identity.jwt.map((j) => j.issuer),
+    // Key ids (thumbprints, never keys): a rotation shows as a change between starts.
+    'verdict.session_key_ids': web?.keyIds,
+    'verdict.assertion_key_id': assertion?.kid,
+    'verdict.audit_mode': config.audit.mode ?? (config.audit.sink === 'file' ? 'sync' : 'async'),
   }));
   log.info({ grpc: `${grpcAddr.host}:${grpcPort}`, http: `${httpAddr.host}:${httpPort}`, routes: policySet.routes.length, policy_hash: policySet.hash }, 'verdict serving');
 

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { IdentityResult } from '../identity/identity-result.js';
 import type { TailnetIdentity } from '../identity/tailnet-identity.js';
 import type { Decision } from '../policy/decision.js';
 import type { RequestFacts } from '../request/facts.js';
+import { sessionHash } from './session-hash.js';
 
 /** One audit record: flat keys (OpenTelemetry names where one exists, `verdict.*` else). */
 export type AuditRecord = Record<string, unknown>;
@@ -82,7 +82,7 @@ export function decisionRecord(i: DecisionRecordInput): AuditRecord {
     'network.protocol.name': f?.protocol,
   };
   // Session ids are bearer-like: the record keeps a hash that correlates, never the id.
-  if (principal?.sessionId) r['verdict.session_hash'] = createHash('sha256').update(principal.sessionId).digest('hex').slice(0, 32);
+  if (principal?.sessionId) r['verdict.session_hash'] = sessionHash(principal.sessionId);
   for (const name of i.includeHeaders ?? []) {
     const v = f?.headers.get(name);
     if (v !== undefined) r[`http.request.header.${name}`] = v;

@@ -26,6 +26,9 @@ export class AssertionSigner {
   readonly #key: Key;
   readonly #kid: string;
   readonly jwks: { keys: JWK[] };
+  get kid(): string {
+    return this.#kid;
+  }
   readonly #cache: LRUCache<string, string>;
 
   private constructor(o: AssertionOptions, key: Key, kid: string, publicJwk: JWK) {

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditSink } from '../audit/audit-writer.js';
 import { controlRecord } from '../audit/record.js';
+import { sessionHash } from '../audit/session-hash.js';
 import type { SessionStore } from '../session/session-store.js';
 
 export const ADMIN_PREFIX = '/admin/v1/';
@@ -90,14 +91,14 @@ async function decide(req: IncomingMessage, res: ServerResponse, deps: AdminDeps
         return json(res, 200, { sessions: sessions.map((s) => ({ id: s.sid, issuer: s.issuer, subject: s.subject, created_at: new Date(s.createdAt).toISOString(), last_seen: new Date(s.lastSeen).toISOString(), expires_at: new Date(s.expiresAt).toISOString() })) });
       }
       for (const s of sessions) await store.delete(s.sid);
-      audit('sessions.revoke_user', 200, { ...who, 'verdict.sessions_revoked': sessions.map((s) => s.sid) });
+      audit('sessions.revoke_user', 200, { ...who, 'verdict.sessions_revoked': sessions.map((s) => sessionHash(s.sid)) });
       return json(res, 200, { revoked: sessions.length });
     }
     const one = /^sessions\/([A-Za-z0-9-]{1,64})$/.exec(path);
     if (one && method === 'DELETE') {
       const record = await store.get(one[1]!);
       const revoked = await store.delete(one[1]!);
-      audit('sessions.revoke', revoked ? 200 : 404, { 'verdict.session_id': one[1], 'verdict.target.issuer': record?.issuer, 'verdict.target.subject': record?.subject });
+      audit('sessions.revoke', revoked ? 200 : 404, { 'verdict.session_hash': sessionHash(one[1]!), 'verdict.target.issuer': record?.issuer, 'verdict.target.subject': record?.subject });
       return json(res, revoked ? 200 : 404, { revoked });
     }
     if ((path === 'users/suspend' || path === 'users/unsuspend') && method === 'POST') {
@@ -111,7 +112,7 @@ async function decide(req: IncomingMessage, res: ServerResponse, deps: AdminDeps
       // Suspension ends every session of the user, not only future logins.
       const ended = suspend ? await store.listUser(issuer, subject) : [];
       for (const s of ended) await store.delete(s.sid);
-      audit(action, 200, { ...who, 'verdict.sessions_revoked': suspend ? ended.map((s) => s.sid) : undefined });
+      audit(action, 200, { ...who, 'verdict.sessions_revoked': suspend ? ended.map((s) => sessionHash(s.sid)) : undefined });
       return json(res, 200, { suspended: suspend, revoked: ended.length });
     }
     if (path === 'users/suspended' && method === 'GET') {

@@ -21,6 +21,11 @@ export class Sealer {
     });
   }
 
+  /** Key ids (hash prefixes, not keys), newest first: for the audit record of a start. */
+  get kids(): string[] {
+    return this.#keys.map((k) => k.kid);
+  }
+
   seal(payload: JWTPayload, purpose: string, ttlSeconds: number, nowMs: number): Promise<string> {
     const { kid, key } = this.#keys[0]!;
     const now = Math.floor(nowMs / 1000);

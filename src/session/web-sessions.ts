@@ -71,6 +71,11 @@ export class WebSessions {
     this.#usedStates = new LRUCache({ max: 100_000, ttl: this.#loginMs });
   }
 
+  /** Session key ids in force, newest first (key rotation is visible in the start record). */
+  get keyIds(): string[] {
+    return this.#o.sealer.kids;
+  }
+
   /** Cookies that are Verdict's own and never go upstream. */
   isOwnCookie = (name: string): boolean => name === this.#o.session.cookie_name || name.startsWith(this.#loginPrefix);
 

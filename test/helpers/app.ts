@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { startVerdict, type RunningVerdict } from '../../src/app.js';
+import { auditRecordSchema } from '../../src/audit/record-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { compileSchema } from '../../src/schema-validator.js';
+
+const checkAuditRecord = compileSchema(auditRecordSchema());
 import { tempDir } from './tmp.js';
 
 export interface TestApp {
@@ -39,7 +43,13 @@ export async function startTestApp(policies: Record<string, unknown>, config: Re
       } catch {
         return [];
       }
-      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const records = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      // Every record any test reads must match the published record schema.
+      for (const r of records) {
+        const problems = checkAuditRecord(r);
+        if (problems.length > 0) throw new Error(`audit record off schema at ${problems[0]!.pointer}: ${problems[0]!.message}: ${JSON.stringify(r)}`);
+      }
+      return records;
     },
   };
 }
