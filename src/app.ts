@@ -52,6 +52,10 @@ async function auditFromConfig(config: Config, log: Logger): Promise<AuditSink> 
     checkpointIntervalMs: durationMs(a.checkpoint_interval),
     signingKey,
     onFailure: (e) => log.error({ err: e.message }, 'audit sink failed: denying every request until restart'),
+    rotateBytes: a.rotate_bytes,
+    rotateMs: a.rotate_interval === '0' ? 0 : durationMs(a.rotate_interval),
+    retentionMs: a.retention_days * 86_400_000,
+    retentionAction: a.retention_action,
   });
 }
 

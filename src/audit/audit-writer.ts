@@ -1,5 +1,6 @@
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, write as fsWrite } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, write as fsWrite } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { SignJWT, type CryptoKey, type KeyObject } from 'jose';
 import { VerdictError } from '../errors.js';
 import { link, type ChainHead } from './chain.js';
@@ -32,6 +33,19 @@ export interface AuditWriterOptions {
   readonly signingKey?: { readonly key: CryptoKey | KeyObject; readonly kid: string } | undefined;
   /** Called once when the sink fails (metrics, logs). */
   readonly onFailure?: (e: Error) => void;
+  /** File sink: start a new file past this size… */
+  readonly rotateBytes?: number;
+  /** …or this age (0: never by age). The chain continues across files. */
+  readonly rotateMs?: number;
+  /** Rotated files older than this are deleted or gzip-compressed (0: kept). */
+  readonly retentionMs?: number;
+  readonly retentionAction?: 'delete' | 'compress';
+}
+
+/** `audit.jsonl` → `audit.2026-11-23T20-18-16.123Z.jsonl`: names sort in time order. */
+export function rotatedName(path: string, at: Date): string {
+  const ext = extname(path);
+  return `${path.slice(0, path.length - ext.length)}.${at.toISOString().replaceAll(':', '-')}${ext}`;
 }
 
 const MAX_BUFFER_BYTES = 64 * 1024 * 1024;
@@ -75,7 +89,9 @@ interface Pending {
  */
 export class AuditWriter implements AuditSink {
   readonly #o: AuditWriterOptions;
-  readonly #fd: number;
+  #fd: number;
+  #size = 0;
+  #openedAt = Date.now();
   #head: ChainHead;
   #queue: Pending[] = [];
   #queuedBytes = 0;
@@ -93,6 +109,8 @@ export class AuditWriter implements AuditSink {
       this.#fd = openSync(options.path!, 'a+');
       // The chain goes on from the file's last record across restarts.
       const last = lastRecord(this.#fd);
+      this.#size = fstatSync(this.#fd).size;
+      this.#openedAt = fstatSync(this.#fd).birthtimeMs || Date.now();
       this.#head = last && typeof last.seq === 'number' && typeof last.hash === 'string' ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: null };
     } else {
       this.#fd = 1;
@@ -145,7 +163,16 @@ export class AuditWriter implements AuditSink {
     this.#queue = [];
     this.#queuedBytes = 0;
     this.#writing = true;
+    try {
+      this.#maybeRotate();
+    } catch (e) {
+      this.#writing = false;
+      this.#fail(e as Error);
+      for (const p of batch) p.reject(new VerdictError('AUDIT_WRITE_FAILED', 'audit rotation failed', { detail: (e as Error).message }));
+      return;
+    }
     const buf = Buffer.from(batch.map((p) => p.line).join(''));
+    this.#size += buf.length;
     const done = (e: Error | null) => {
       this.#writing = false;
       if (e) {
@@ -171,6 +198,40 @@ export class AuditWriter implements AuditSink {
       if (offset + n < buf.length) return this.#writeAll(buf, offset + n, done);
       done(null);
     });
+  }
+
+  /** Between two batches, so no record is split across files. */
+  #maybeRotate(): void {
+    const o = this.#o;
+    if (o.sink !== 'file' || this.#size === 0) return;
+    const bySize = o.rotateBytes !== undefined && o.rotateBytes > 0 && this.#size >= o.rotateBytes;
+    const byAge = o.rotateMs !== undefined && o.rotateMs > 0 && Date.now() - this.#openedAt >= o.rotateMs;
+    if (!bySize && !byAge) return;
+    fsyncSync(this.#fd);
+    closeSync(this.#fd);
+    renameSync(o.path!, rotatedName(o.path!, new Date()));
+    this.#fd = openSync(o.path!, 'a+');
+    this.#size = 0;
+    this.#openedAt = Date.now();
+    this.#applyRetention();
+  }
+
+  #applyRetention(): void {
+    const o = this.#o;
+    if (!o.retentionMs) return;
+    const dir = dirname(o.path!);
+    const ext = extname(o.path!);
+    const stem = basename(o.path!, ext);
+    const now = Date.now();
+    for (const name of readdirSync(dir)) {
+      const m = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d{4}-\\d{2}-\\d{2}T\\d{2}-\\d{2}-\\d{2}\\.\\d{3}Z)${ext.replace('.', '\\.')}$`).exec(name);
+      if (!m) continue;
+      const at = Date.parse(m[1]!.replace(/T(\d{2})-(\d{2})-(\d{2})/, 'T$1:$2:$3'));
+      if (Number.isNaN(at) || now - at < o.retentionMs) continue;
+      const file = join(dir, name);
+      if (o.retentionAction === 'compress') writeFileSync(`${file}.gz`, gzipSync(readFileSync(file)));
+      unlinkSync(file);
+    }
   }
 
   #fail(e: Error): void {

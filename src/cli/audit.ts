@@ -1,5 +1,6 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { createLocalJWKSet, importSPKI } from 'jose';
 import { matches, type AuditQuery } from '../audit/query.js';
 import { verifyTrail } from '../audit/verify.js';
@@ -20,7 +21,8 @@ export async function auditVerify(files: readonly string[], keyFile: string | un
   }
   let inputs;
   try {
-    inputs = files.map((f) => ({ name: f, text: readFileSync(f, 'utf8') }));
+    // Compressed rotated files (retention_action: compress) are read as they are.
+    inputs = files.map((f) => ({ name: f, text: f.endsWith('.gz') ? gunzipSync(readFileSync(f)).toString('utf8') : readFileSync(f, 'utf8') }));
   } catch (e) {
     err(`verdict audit verify: ${(e as Error).message}`);
     return 2;
@@ -58,7 +60,8 @@ export async function auditQuery(files: readonly string[], o: { user?: string; r
   }
   for (const f of files) {
     try {
-      for await (const line of createInterface({ input: createReadStream(f), crlfDelay: Infinity })) {
+      const input = f.endsWith('.gz') ? createReadStream(f).pipe(createGunzip()) : createReadStream(f);
+      for await (const line of createInterface({ input, crlfDelay: Infinity })) {
         if (line === '') continue;
         try {
           if (matches(JSON.parse(line) as Record<string, unknown>, q)) out(line);

@@ -67,6 +67,10 @@ export interface Config {
     readonly include_headers: readonly string[];
     readonly redact: readonly string[];
     readonly fail_open: boolean;
+    readonly rotate_bytes: number;
+    readonly rotate_interval: string;
+    readonly retention_days: number;
+    readonly retention_action: 'delete' | 'compress';
   };
   readonly identity: {
     readonly max_token_bytes: number;

@@ -128,3 +128,26 @@ describe('tamper-evident audit trail', () => {
     assert.match(bad.stdout, /audit\.jsonl:3: seq 3: records 3…3 are missing: removed/);
   });
 });
+
+describe('audit file rotation and retention', () => {
+  it('rotates by size between batches, keeps one chain across files, and compresses or deletes old files', async () => {
+    const { readdirSync, existsSync } = await import('node:fs');
+    const { rotatedName } = await import('../../../src/audit/audit-writer.js');
+    const { gunzipSync } = await import('node:zlib');
+    const keys = await generateKeyPair('ES256');
+    const dir = tempDir().dir;
+    const p = join(dir, 'audit.jsonl');
+    const old = rotatedName(p, new Date(Date.now() - 10 * 86_400_000));
+    writeFileSync(old, '{"old":true}\n');
+    const w = new AuditWriter({ sink: 'file', path: p, mode: 'sync', maxDelayMs: 10, checkpointEvery: 1000, checkpointIntervalMs: 0, signingKey: { key: keys.privateKey, kid: 'k' }, rotateBytes: 2000, retentionMs: 7 * 86_400_000, retentionAction: 'compress' });
+    for (let i = 0; i < 40; i++) await w.write({ time: new Date().toISOString(), 'event.action': 'authorize', 'verdict.decision_id': `d${i}` });
+    await w.close();
+    assert.ok(!existsSync(old) && existsSync(`${old}.gz`), 'the expired file was compressed');
+    assert.match(gunzipSync(readFileSync(`${old}.gz`)).toString(), /"old":true/);
+    const rotated = readdirSync(dir).filter((n) => /^audit\.\d{4}.*Z\.jsonl$/.test(n)).sort().map((n) => join(dir, n));
+    assert.ok(rotated.length >= 3, `rotated into ${rotated.length} files`);
+    const r = await verifyTrail([...rotated, p].map((f) => ({ name: f, text: readFileSync(f, 'utf8') })), keys.publicKey);
+    assert.equal(r.problem, undefined, JSON.stringify(r.problem));
+    assert.equal(r.records, 41);
+  });
+});
