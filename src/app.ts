@@ -24,6 +24,7 @@ import { RedisSessionStore } from './session/redis-store.js';
 import { handleAdmin } from './servers/admin-api.js';
 import { AssertionSigner } from './identity/assertion-signer.js';
 import { TailnetWhois } from './identity/tailnet-whois.js';
+import { SyslogForwarder } from './audit/syslog-forwarder.js';
 import { OidcClient } from './session/oidc-client.js';
 import { Sealer } from './session/sealer.js';
 import type { SessionStore } from './session/session-store.js';
@@ -56,6 +57,9 @@ async function auditFromConfig(config: Config, log: Logger): Promise<AuditSink> 
     rotateMs: a.rotate_interval === '0' ? 0 : durationMs(a.rotate_interval),
     retentionMs: a.retention_days * 86_400_000,
     retentionAction: a.retention_action,
+    forward: a.syslog
+      ? new SyslogForwarder({ ...splitListen(a.syslog.address), maxQueue: a.syslog.max_queue, onDrop: (n) => log.warn({ dropped: n }, 'syslog receiver away: audit copies dropped (the local trail is complete)') })
+      : undefined,
   });
 }
 

@@ -40,6 +40,8 @@ export interface AuditWriterOptions {
   /** Rotated files older than this are deleted or gzip-compressed (0: kept). */
   readonly retentionMs?: number;
   readonly retentionAction?: 'delete' | 'compress';
+  /** A remote copy of every record, as written (syslog). */
+  readonly forward?: { send(line: string, level: 'info' | 'warn'): void; close(): Promise<void> } | undefined;
 }
 
 /** `audit.jsonl` → `audit.2026-11-23T20-18-16.123Z.jsonl`: names sort in time order. */
@@ -139,7 +141,9 @@ export class AuditWriter implements AuditSink {
   #append(record: AuditRecord): Promise<void> {
     const linked = link(record, this.#head);
     this.#head = { seq: linked.seq as number, hash: linked.hash as string };
-    const line = `${JSON.stringify(linked)}\n`;
+    const json = JSON.stringify(linked);
+    const line = `${json}\n`;
+    this.#o.forward?.send(json, linked['log.level'] === 'warn' ? 'warn' : 'info');
     this.#queuedBytes += line.length;
     if (this.#queuedBytes > MAX_BUFFER_BYTES) this.#fail(new Error('audit buffer overflow: the destination cannot keep up'));
     return new Promise<void>((resolve, reject) => {
@@ -264,6 +268,7 @@ export class AuditWriter implements AuditSink {
         if (this.#queue.length > 0 && !this.#writing) this.#flush();
         wait();
       });
+      await this.#o.forward?.close();
       if (this.#o.sink === 'file') {
         try {
           fsyncSync(this.#fd);

@@ -71,6 +71,8 @@ export interface Config {
     readonly rotate_interval: string;
     readonly retention_days: number;
     readonly retention_action: 'delete' | 'compress';
+    /** A copy of the trail to a syslog receiver over TCP. */
+    readonly syslog: { readonly address: string; readonly max_queue: number } | undefined;
   };
   readonly identity: {
     readonly max_token_bytes: number;

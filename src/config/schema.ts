@@ -70,6 +70,15 @@ export function configSchema(): Record<string, unknown> {
           rotate_interval: { type: 'string', pattern: '^(0|(\\d{1,9}(ms|s|m|h|d))+)$', default: '24h' },
           retention_days: { type: 'integer', minimum: 0, default: 0 },
           retention_action: { enum: ['delete', 'compress'], default: 'compress' },
+          syslog: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['address'],
+            properties: {
+              address: { type: 'string', pattern: LISTEN },
+              max_queue: { type: 'integer', minimum: 1, default: 100000 },
+            },
+          },
         },
         if: { properties: { sink: { const: 'file' } }, required: ['sink'] },
         then: { required: ['path'] },
