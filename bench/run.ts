@@ -49,13 +49,14 @@ const token = await new SignJWT({ sub: 'alice', email: 'alice@example.com', grou
 mkdirSync(join(dir, 'policies'));
 writeFileSync(join(dir, 'policies/bench.json'), JSON.stringify(benchPolicy()));
 const sink = args.get('audit') ?? 'file';
+const mode = args.get('mode') ?? (sink === 'file' ? 'sync' : 'async');
 writeFileSync(
   join(dir, 'verdict.json'),
   JSON.stringify({
     grpc: { listen: '127.0.0.1:0' },
     http: { listen: '127.0.0.1:0' },
     policies: { dir: 'policies', watch: false },
-    audit: sink === 'file' ? { sink: 'file', path: 'audit.jsonl' } : { sink: 'stdout' },
+    audit: sink === 'file' ? { sink: 'file', path: 'audit.jsonl', mode } : { sink: 'stdout', mode },
     identity: { jwt: [{ issuer, jwks_uri: `${issuer}/jwks`, audiences: ['verdict'], algorithms: ['RS256'] }] },
   }),
 );
@@ -163,7 +164,7 @@ const rows = [
   ['  p99 ms', f(serial.noop.p99, 3), f(serial.verdict.p99, 3), ''],
   ['failed requests (all runs)', String([...peak.noop, atHalf.noop, serial.noop].reduce((s, r) => s + r.failed, 0)), String([...peak.verdict, atHalf.verdict, serial.verdict].reduce((s, r) => s + r.failed, 0)), ''],
 ];
-process.stdout.write(`\nVerdict bench: ${REQUESTS} requests × ${ROUNDS} rounds, ${CLIENTS} connections × ${STREAMS} streams, audit sink ${sink}, node ${process.version}\n`);
+process.stdout.write(`\nVerdict bench: ${REQUESTS} requests × ${ROUNDS} rounds, ${CLIENTS} connections × ${STREAMS} streams, audit sink ${sink} (${mode}), node ${process.version}\n`);
 process.stdout.write(`rounds (no-op / Verdict req/s): ${peak.noop.map((r, i) => `${f(r.rps)} / ${f(peak.verdict[i]!.rps)}`).join(', ')}\n\n`);
 for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
 jwks.close();

@@ -44,7 +44,14 @@ export async function startTestApp(policies: Record<string, unknown>, config: Re
         return [];
       }
       const records = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-      // Every record any test reads must match the published record schema.
+      void text;
+      // Every record any test reads must match the published record schema, and no record
+      // may carry a credential the tests use: JWTs (tokens, sealed cookies), bearer values,
+      // the test IdP's client secret, admin tokens.
+      const withoutSignatures = records.map(({ 'verdict.checkpoint': _signed, ...r }) => r);
+      if (/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.|Bearer |verdict-test-secret|admin-token-for-tests|browser-test-admin-token/.test(JSON.stringify(withoutSignatures))) {
+        throw new Error('a secret reached the audit trail');
+      }
       for (const r of records) {
         const problems = checkAuditRecord(r);
         if (problems.length > 0) throw new Error(`audit record off schema at ${problems[0]!.pointer}: ${problems[0]!.message}: ${JSON.stringify(r)}`);
