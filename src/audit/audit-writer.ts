@@ -139,9 +139,8 @@ export class AuditWriter implements AuditSink {
   }
 
   #append(record: AuditRecord): Promise<void> {
-    const linked = link(record, this.#head);
+    const { record: linked, json } = link(record, this.#head);
     this.#head = { seq: linked.seq as number, hash: linked.hash as string };
-    const json = JSON.stringify(linked);
     const line = `${json}\n`;
     this.#o.forward?.send(json, linked['log.level'] === 'warn' ? 'warn' : 'info');
     this.#queuedBytes += line.length;

@@ -20,9 +20,14 @@ export interface ChainHead {
   readonly hash: string | null;
 }
 
-/** Links a record to the chain; returns the record as it must be written. */
-export function link(record: AuditRecord, head: ChainHead): AuditRecord {
+/**
+ * Links a record to the chain: the record with `seq`, `prev_hash` and `hash`, and its JSON
+ * line (the canonical text that was hashed, with `hash` appended: serialized once).
+ */
+export function link(record: AuditRecord, head: ChainHead): { record: AuditRecord; json: string } {
   const linked: AuditRecord = { ...record, seq: head.seq + 1, prev_hash: head.hash };
-  linked.hash = recordHash(linked);
-  return linked;
+  const text = canonical(linked) ?? '{}';
+  const hash = createHash('sha256').update(text).digest('hex');
+  linked.hash = hash;
+  return { record: linked, json: `${text.slice(0, -1)},"hash":"${hash}"}` };
 }
