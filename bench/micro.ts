@@ -2,6 +2,7 @@
 // without transport noise. Complements bench/run.ts (which measures the whole server).
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { link, type ChainHead } from '../src/audit/chain.js';
 import { decisionRecord } from '../src/audit/record.js';
 import { runCheck, type CheckDeps } from '../src/check.js';
 import { authCodec } from '../src/envoy/codec.js';
@@ -68,7 +69,11 @@ await measureAsync('identity: bearer JWT, cache hit (sha256 + LRU)', () => ident
 measure('evaluate: 20 routes, route 20 matched by regex, 3-criterion allow', () => evaluate(policy, built.facts, who.principal, now, { requireRouteId: false }));
 measure('Decision → CheckResponse object', () => checkResponse(outcome, { exposeReasons: true }));
 measure('encode CheckResponse', () => codec.encodeResponse(checkResponse(outcome, { exposeReasons: true })));
-measure('audit record build + pino serialize', () => audit.write(decisionRecord({ decisionId: outcome.decisionId, timeMs: now, transport: 'grpc', decision, facts: built.facts, rawPath: '/d/abc/overview?orgId=1', identity: who, policyHash: policy.hash, durationMs: 0.05, includeQuery: false })));
+let head: ChainHead = { seq: 0, hash: null };
+measure('audit record build + chain link (canonical JSON + SHA-256, the written line)', () => {
+  const { record } = link(decisionRecord({ decisionId: outcome.decisionId, timeMs: now, transport: 'grpc', decision, facts: built.facts, rawPath: '/d/abc/overview?orgId=1', identity: who, policyHash: policy.hash, durationMs: 0.05, includeQuery: false }), head);
+  head = { seq: record.seq as number, hash: record.hash as string };
+});
 measure('metrics: counters + histogram', () => metrics.observeDecision(outcome, 'grpc', 0.00005));
 await measureAsync('whole decision (runCheck + response + encode)', async () => codec.encodeResponse(checkResponse(await runCheck(deps, 'grpc', () => factsFromCheckRequest(codec.decodeRequest(wire), xff)), { exposeReasons: true })));
 const { jwtVerify, createLocalJWKSet } = await import('jose');

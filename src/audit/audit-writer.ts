@@ -133,7 +133,9 @@ export class AuditWriter implements AuditSink {
   write(record: AuditRecord, level: 'info' | 'warn' = 'info'): Promise<void> {
     if (this.#failure) return Promise.reject(new VerdictError('AUDIT_WRITE_FAILED', 'the audit sink failed', { detail: this.#failure.message }));
     if (this.#closing) return Promise.reject(new VerdictError('AUDIT_WRITE_FAILED', 'the audit sink is closed'));
-    const p = this.#append({ 'log.level': level, ...record });
+    // The writer takes the record over (see link()).
+    record['log.level'] = level;
+    const p = this.#append(record);
     if (++this.#sinceCheckpoint >= this.#o.checkpointEvery) void this.#checkpoint().catch(() => {});
     return p;
   }
