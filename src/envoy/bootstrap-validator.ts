@@ -1,7 +1,4 @@
-import { accessSync, constants } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
-import protobuf from 'protobufjs';
-import { envoyProtoIncludeDirs } from './protos.js';
+import { loadEnvoyRoot } from './protos.js';
 import { StrictProtoJson } from './strict-proto-json.js';
 
 /**
@@ -24,24 +21,7 @@ let cached: StrictProtoJson | undefined;
 /** Loads Envoy's protos from @grpc/grpc-js-xds once (about a second). */
 export function envoyValidator(): StrictProtoJson {
   if (cached) return cached;
-  const root = new protobuf.Root();
-  const dirs = envoyProtoIncludeDirs();
-  const original = root.resolvePath.bind(root);
-  root.resolvePath = (origin, target) => {
-    if (isAbsolute(target)) return target;
-    for (const dir of dirs) {
-      const full = join(dir, target);
-      try {
-        accessSync(full, constants.R_OK);
-        return full;
-      } catch {
-        // next folder
-      }
-    }
-    return original(origin, target);
-  };
-  root.loadSync(ENVOY_EXTENSION_PROTOS, { keepCase: true });
-  root.resolveAll();
+  const root = loadEnvoyRoot(ENVOY_EXTENSION_PROTOS);
   cached = new StrictProtoJson(root);
   return cached;
 }

@@ -1,8 +1,5 @@
-import { accessSync, constants } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
-import protobuf from 'protobufjs';
 import type { CheckRequestLike } from '../request/check-request.js';
-import { AUTHORIZATION_SERVICE, envoyProtoIncludeDirs } from './protos.js';
+import { AUTHORIZATION_SERVICE, loadEnvoyRoot } from './protos.js';
 
 /**
  * The hot-path codec for CheckRequest/CheckResponse, built with protobufjs from
@@ -11,28 +8,6 @@ import { AUTHORIZATION_SERVICE, envoyProtoIncludeDirs } from './protos.js';
  * messages (field names as in the .proto, defaults on the prototype) and responses are
  * encoded from plain objects of the same shape. bench/README.md has the numbers.
  */
-function loadRoot(): protobuf.Root {
-  const root = new protobuf.Root();
-  const dirs = envoyProtoIncludeDirs();
-  const original = root.resolvePath.bind(root);
-  root.resolvePath = (origin, target) => {
-    if (isAbsolute(target)) return target;
-    for (const dir of dirs) {
-      const full = join(dir, target);
-      try {
-        accessSync(full, constants.R_OK);
-        return full;
-      } catch {
-        // try the next include folder
-      }
-    }
-    return original(origin, target);
-  };
-  root.loadSync('envoy/service/auth/v3/external_auth.proto', { keepCase: true });
-  root.resolveAll();
-  return root;
-}
-
 export interface AuthCodec {
   decodeRequest(buf: Buffer): CheckRequestLike;
   encodeRequest(req: unknown): Buffer;
@@ -44,7 +19,7 @@ let cached: AuthCodec | undefined;
 
 export function authCodec(): AuthCodec {
   if (cached) return cached;
-  const root = loadRoot();
+  const root = loadEnvoyRoot('envoy/service/auth/v3/external_auth.proto');
   const Request = root.lookupType(`${AUTHORIZATION_SERVICE.replace(/\.Authorization$/, '')}.CheckRequest`);
   const Response = root.lookupType(`${AUTHORIZATION_SERVICE.replace(/\.Authorization$/, '')}.CheckResponse`);
   cached = {

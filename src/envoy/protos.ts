@@ -1,6 +1,9 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { accessSync, constants } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
 
 const require = createRequire(import.meta.url);
 
@@ -32,3 +35,26 @@ export function authPackageDefinition(): protoLoader.PackageDefinition {
 }
 
 export const AUTHORIZATION_SERVICE = 'envoy.service.auth.v3.Authorization';
+
+/** A protobufjs root with the given Envoy protos (field names as in the .proto). */
+export function loadEnvoyRoot(files: string | string[]): protobuf.Root {
+  const root = new protobuf.Root();
+  const dirs = envoyProtoIncludeDirs();
+  const original = root.resolvePath.bind(root);
+  root.resolvePath = (origin, target) => {
+    if (isAbsolute(target)) return target;
+    for (const dir of dirs) {
+      const full = join(dir, target);
+      try {
+        accessSync(full, constants.R_OK);
+        return full;
+      } catch {
+        // try the next include folder
+      }
+    }
+    return original(origin, target);
+  };
+  root.loadSync(files, { keepCase: true });
+  root.resolveAll();
+  return root;
+}

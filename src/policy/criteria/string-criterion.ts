@@ -3,10 +3,11 @@ import { compileStringMatcher, stringMatcherSchema } from '../matchers.js';
 import type { Criterion } from './criterion.js';
 
 /** A criterion that applies a string matcher to one value of the request or identity. */
-export function stringCriterion(name: string, needsIdentity: boolean, summary: string, value: (ctx: EvalContext) => string | undefined): Criterion {
+export function stringCriterion(name: string, needsIdentity: boolean, summary: string, value: (ctx: EvalContext) => string | undefined, needsTailnet = false): Criterion {
   return {
     name,
     needsIdentity,
+    needsTailnet,
     summary,
     argumentSchema: stringMatcherSchema(),
     compile(arg, pointer, env) {
