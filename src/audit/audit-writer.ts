@@ -99,6 +99,7 @@ export class AuditWriter implements AuditSink {
   #queuedBytes = 0;
   #writing = false;
   #scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  #scheduledNow = false;
   #failure: Error | undefined;
   #closing: Promise<void> | undefined;
   #sinceCheckpoint = 0;
@@ -157,7 +158,13 @@ export class AuditWriter implements AuditSink {
   }
 
   #schedule(delayMs: number): void {
-    if (this.#writing || this.#scheduled) return;
+    if (this.#writing) return;
+    if (this.#scheduled) {
+      // A pending delayed flush must not hold back one that is due now (sync mode, a full buffer).
+      if (delayMs !== 0 || this.#scheduledNow) return;
+      clearTimeout(this.#scheduled as NodeJS.Timeout);
+    }
+    this.#scheduledNow = delayMs === 0;
     this.#scheduled = delayMs === 0 ? setImmediate(() => this.#flush()) : setTimeout(() => this.#flush(), delayMs);
   }
 

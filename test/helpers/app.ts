@@ -44,7 +44,6 @@ export async function startTestApp(policies: Record<string, unknown>, config: Re
         return [];
       }
       const records = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-      void text;
       // Every record any test reads must match the published record schema, and no record
       // may carry a credential the tests use: JWTs (tokens, sealed cookies), bearer values,
       // the test IdP's client secret, admin tokens.

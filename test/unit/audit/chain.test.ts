@@ -111,6 +111,37 @@ describe('tamper-evident audit trail', () => {
     assert.ok((await verify(keys.publicKey, b, a)).problem);
   });
 
+  it('async mode writes a full buffer at once, without waiting for max_delay', async () => {
+    const { statSync } = await import('node:fs');
+    const p = join(tempDir().dir, 'audit.jsonl');
+    const w = new AuditWriter({ sink: 'file', path: p, mode: 'async', maxDelayMs: 60_000, checkpointEvery: 1_000_000, checkpointIntervalMs: 0 });
+    await w.write({ time: new Date().toISOString(), 'event.action': 'authorize' });
+    const pad = 'x'.repeat(2000);
+    for (let i = 0; i < 200; i++) await w.write({ time: new Date().toISOString(), 'event.action': 'authorize', 'verdict.detail': pad });
+    for (let i = 0; i < 50 && statSync(p).size === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(statSync(p).size > 256 * 1024, 'written long before the 60 s max_delay');
+    await w.close();
+  });
+
+  it('the CLI refuses bad input with exit 2 and a clear line', async () => {
+    const { verdictAsyncResult } = await import('../../helpers/cli.js');
+    const t = tempDir();
+    const p = join(t.dir, 'audit.jsonl');
+    await writeTrail(p, keys, 2);
+    const cases: [string[], RegExp][] = [
+      [['audit', 'verify'], /name the audit files/],
+      [['audit', 'verify', join(t.dir, 'missing.jsonl')], /ENOENT/],
+      [['audit', 'verify', p, '--key', t.write('bad.pem', 'not a key')], /not a public key or JWKS/],
+      [['audit', 'query', p, '--since', 'yesterday'], /--since is not a time/],
+      [['audit', 'rotate'], /use `audit verify/],
+    ];
+    for (const [args, why] of cases) {
+      const r = await verdictAsyncResult(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, why, args.join(' '));
+    }
+  });
+
   it('the CLI: exit 0 intact, exit 1 naming the seq; keys as PEM', async () => {
     const { verdictAsyncResult } = await import('../../helpers/cli.js');
     const t = tempDir();
