@@ -9,7 +9,6 @@ import { JwtVerifier } from '../src/identity/jwt-verifier.js';
 import { IdentityResolver } from '../src/identity/resolve-identity.js';
 import { compilePolicy } from '../src/policy/compile-policy.js';
 import { evaluate } from '../src/policy/evaluate.js';
-import { recheckRegexSafety } from '../src/policy-store/regex-safety.js';
 import { factsFromCheckRequest } from '../src/request/from-check-request.js';
 import { checkResponse } from '../src/response/check-response.js';
 import { Metrics } from '../src/servers/metrics.js';
@@ -49,7 +48,7 @@ async function measureAsync(name: string, fn: () => Promise<unknown>, n = N): Pr
 
 const idp = await TestIssuer.start(['RS256']);
 const token = await idp.token({ sub: 'alice', email: 'alice@example.com', groups: ['sre', 'dev'] }, { expiresIn: '2h' });
-const compiled = compilePolicy([{ name: 'bench.json', text: JSON.stringify(benchPolicy()) }], { checkRegex: recheckRegexSafety });
+const compiled = compilePolicy([{ name: 'bench.json', text: JSON.stringify(benchPolicy()) }], {});
 if (!compiled.ok) throw new Error('bench policy invalid');
 const policy = compiled.policy;
 const codec = authCodec();

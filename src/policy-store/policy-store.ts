@@ -3,7 +3,6 @@ import { VerdictError, type Problem } from '../errors.js';
 import { compilePolicy } from '../policy/compile-policy.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import { readPolicyDir } from './read-policy-dir.js';
-import { recheckRegexSafety } from './regex-safety.js';
 
 export interface RouteDiff {
   added: string[];
@@ -17,7 +16,7 @@ export type ReloadEvent =
 
 /** Reads and compiles a policy folder; throws a VerdictError listing every problem. */
 export function loadPolicyDir(dir: string): PolicySet {
-  const result = compilePolicy(readPolicyDir(dir), { checkRegex: recheckRegexSafety });
+  const result = compilePolicy(readPolicyDir(dir), {});
   if (!result.ok) throw new VerdictError('POLICY_INVALID', 'invalid policy', { problems: result.problems });
   return result.policy;
 }

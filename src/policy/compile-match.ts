@@ -1,7 +1,7 @@
 import type { RequestFacts } from '../request/facts.js';
 import { RuleCompileError, pointerJoin } from './compile-error.js';
 import { normalizeHost } from './host-pattern.js';
-import { compileAnchoredRegex, type RegexSafetyCheck } from './regex.js';
+import { compileAnchoredRegex } from './regex.js';
 
 export interface MatchSpec {
   hosts?: string[];
@@ -18,7 +18,7 @@ export type CompiledMatch = (facts: RequestFacts) => boolean;
  * example.com itself, as Envoy's virtual host wildcards do. Path prefixes are plain
  * string prefixes, as in Envoy's route `prefix`.
  */
-export function compileMatch(spec: MatchSpec | undefined, pointer: string, checkRegex: RegexSafetyCheck): CompiledMatch | undefined {
+export function compileMatch(spec: MatchSpec | undefined, pointer: string): CompiledMatch | undefined {
   if (spec === undefined) return undefined;
   const pathKeys = (['path_prefix', 'path', 'path_regex'] as const).filter((k) => spec[k] !== undefined);
   if (pathKeys.length > 1) throw new RuleCompileError(pointer, `use only one of path_prefix, path, path_regex (found ${pathKeys.join(', ')})`);
@@ -41,8 +41,7 @@ export function compileMatch(spec: MatchSpec | undefined, pointer: string, check
     const p = spec.path_prefix;
     pathOk = (path) => path.startsWith(p);
   } else if (spec.path_regex !== undefined) {
-    const re = compileAnchoredRegex(spec.path_regex, pointerJoin(pointer, 'path_regex'), checkRegex);
-    pathOk = (path) => re.test(path);
+    pathOk = compileAnchoredRegex(spec.path_regex, pointerJoin(pointer, 'path_regex'));
   }
   const methods = spec.methods === undefined ? undefined : new Set(spec.methods);
   return (facts) => hostOk(facts.host) && pathOk(facts.path) && (methods === undefined || methods.has(facts.method));

@@ -64,7 +64,7 @@ export function compilePolicy(sources: readonly PolicySource[], env: CompileEnv)
           id: r.id,
           description: r.description,
           to: r.to,
-          match: compileMatch(r.match, pointerJoin(pointer, 'match'), env.checkRegex),
+          match: compileMatch(r.match, pointerJoin(pointer, 'match')),
           allow: r.allow === undefined ? undefined : compileRule(r.allow, pointerJoin(pointer, 'allow'), env),
           deny: r.deny === undefined ? undefined : compileRule(r.deny, pointerJoin(pointer, 'deny'), env),
           shadow:

@@ -1,5 +1,5 @@
 import { RuleCompileError, pointerJoin } from './compile-error.js';
-import { compileAnchoredRegex, type RegexSafetyCheck } from './regex.js';
+import { compileAnchoredRegex } from './regex.js';
 
 /** Tests one value; `undefined` means the value is absent (no header, no verified email). */
 export type StringTest = (value: string | undefined) => boolean;
@@ -57,7 +57,7 @@ function matcherKey(arg: Record<string, unknown>, keys: readonly string[], point
   return found[0]!;
 }
 
-export function compileStringMatcher(arg: unknown, pointer: string, checkRegex: RegexSafetyCheck): StringTest {
+export function compileStringMatcher(arg: unknown, pointer: string): StringTest {
   if (typeof arg === 'string') return (v) => v === arg;
   const obj = arg as Record<string, unknown>;
   const key = matcherKey(obj, STRING_MATCHER_KEYS, pointer);
@@ -89,8 +89,8 @@ export function compileStringMatcher(arg: unknown, pointer: string, checkRegex: 
       return (v) => v !== undefined && v.includes(s);
     }
     case 'matches': {
-      const re = compileAnchoredRegex(val as string, pointerJoin(pointer, 'matches'), checkRegex);
-      return (v) => v !== undefined && re.test(v);
+      const test = compileAnchoredRegex(val as string, pointerJoin(pointer, 'matches'));
+      return (v) => v !== undefined && test(v);
     }
     default:
       throw new RuleCompileError(pointer, `unknown string matcher ${key}`);

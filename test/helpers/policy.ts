@@ -5,10 +5,9 @@ import { compilePolicy } from '../../src/policy/compile-policy.js';
 import type { Decision } from '../../src/policy/decision.js';
 import { evaluate } from '../../src/policy/evaluate.js';
 import type { PolicySet } from '../../src/policy/policy-set.js';
-import { recheckRegexSafety } from '../../src/policy-store/regex-safety.js';
 import type { RequestFacts } from '../../src/request/facts.js';
 
-export const ENV = { checkRegex: recheckRegexSafety };
+export const ENV = {};
 
 export function policyOf(routes: unknown[]): PolicySet {
   const r = compilePolicy([{ name: 'test.json', text: JSON.stringify({ version: 1, routes }) }], ENV);

@@ -1,9 +1,9 @@
 import type { EvalContext } from '../context.js';
-import type { RegexSafetyCheck } from '../regex.js';
-
-export interface CompileEnv {
-  readonly checkRegex: RegexSafetyCheck;
-}
+/**
+ * Load-time settings a criterion may need beyond its argument. Empty today: regexes
+ * need no outside check since they run on a linear-time engine (regex.ts).
+ */
+export interface CompileEnv {}
 
 /** A compiled criterion test; only called with a principal when `needsIdentity`. */
 export type CriterionTest = (ctx: EvalContext) => boolean;

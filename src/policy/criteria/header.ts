@@ -6,10 +6,10 @@ export const header: Criterion = {
   needsIdentity: false,
   summary: 'request header by `name` (case-insensitive), string matcher; an absent header matches only `not_in`',
   argumentSchema: stringMatcherSchema({ name: { type: 'string', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" } }),
-  compile(arg, pointer, env) {
+  compile(arg, pointer) {
     const { name, ...matcher } = arg as { name: string };
     const lower = name.toLowerCase();
-    const test = compileStringMatcher(matcher, pointer, env.checkRegex);
+    const test = compileStringMatcher(matcher, pointer);
     return (ctx) => test(ctx.facts.headers.get(lower));
   },
 };

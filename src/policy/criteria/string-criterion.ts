@@ -10,8 +10,8 @@ export function stringCriterion(name: string, needsIdentity: boolean, summary: s
     needsTailnet,
     summary,
     argumentSchema: stringMatcherSchema(),
-    compile(arg, pointer, env) {
-      const test = compileStringMatcher(arg, pointer, env.checkRegex);
+    compile(arg, pointer) {
+      const test = compileStringMatcher(arg, pointer);
       return (ctx) => test(value(ctx));
     },
   };
