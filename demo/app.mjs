@@ -7,4 +7,6 @@ createServer((req, res) => {
   res.end(`<!doctype html><title>Demo app</title><h1>Hello ${esc(req.headers['x-verdict-user'] ?? 'nobody')}</h1>
 <p>email: ${esc(req.headers['x-verdict-email'])}<br>groups: ${esc(req.headers['x-verdict-groups'])}<br>decision: ${esc(req.headers['x-verdict-decision-id'])}</p>
 <p><a href="/.verdict/logout">Log out</a></p>`);
-}).listen(8080, '0.0.0.0');
+}).listen(Number(process.env.PORT ?? 8080), process.env.HOST ?? '0.0.0.0', function () {
+  console.log(`demo app listening on port ${this.address().port}`);
+});
