@@ -5,6 +5,7 @@ import { RuleCompileError, pointerJoin } from './compile-error.js';
 import { compileMatch, type MatchSpec } from './compile-match.js';
 import { normalizeHost } from './host-pattern.js';
 import { compileRule } from './compile-rule.js';
+import { RouteIndex } from './index/route-index.js';
 import type { CompileEnv } from './criteria/criterion.js';
 import type { CompiledRoute, PolicySet } from './policy-set.js';
 import { policySchema } from './schema.js';
@@ -97,5 +98,5 @@ export function compilePolicy(sources: readonly PolicySource[], env: CompileEnv)
   const hash = sha256(files.map((f) => `${f.name}\0${f.sha256}\n`).join(''));
   const hosts = new Set<string>();
   for (const r of routes) for (const h of (r.source.match as MatchSpec | undefined)?.hosts ?? []) if (!h.startsWith('*.')) hosts.add(normalizeHost(h));
-  return { ok: true, policy: Object.freeze({ routes: Object.freeze(routes), byId, hash, files: Object.freeze(files), hosts }) };
+  return { ok: true, policy: Object.freeze({ routes: Object.freeze(routes), byId, index: new RouteIndex(routes), hash, files: Object.freeze(files), hosts }) };
 }

@@ -21,8 +21,7 @@ export function selectRoute(policy: PolicySet, facts: RequestFacts, requireRoute
     return policy.byId.get(facts.routeId) ?? `Envoy named route ${JSON.stringify(facts.routeId)}, which no policy defines`;
   }
   if (requireRouteId) return 'policies.require_route_id is set and the request carries no context_extensions.route';
-  for (const r of policy.routes) if (r.match !== undefined && r.match(facts)) return r;
-  return 'no route matched the host and path';
+  return policy.index.lookup(facts) ?? 'no route matched the host and path';
 }
 
 const NO_DENY: Outcome = { value: FALSE, reasons: [] };

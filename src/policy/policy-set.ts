@@ -1,5 +1,6 @@
 import type { CompiledMatch } from './compile-match.js';
 import type { CompiledRule } from './compile-rule.js';
+import type { RouteIndex } from './index/route-index.js';
 
 export interface CompiledRoute {
   readonly id: string;
@@ -21,6 +22,8 @@ export interface CompiledRoute {
 export interface PolicySet {
   readonly routes: readonly CompiledRoute[];
   readonly byId: ReadonlyMap<string, CompiledRoute>;
+  /** Finds the first route whose `match` accepts a request, in `routes` order. */
+  readonly index: RouteIndex;
   /** sha256 over the file names and contents, hex. */
   readonly hash: string;
   readonly files: readonly { readonly name: string; readonly sha256: string }[];

@@ -1,0 +1,47 @@
+import type { MatchSpec } from '../compile-match.js';
+
+/**
+ * The routes of one host bucket by path: exact paths in a map, prefixes in a map per
+ * prefix length (a path has one candidate prefix per distinct length, so lookup cost
+ * follows the number of distinct prefix lengths, not the number of routes), regex
+ * routes in a list. A route without a path matcher is the empty prefix.
+ */
+export class PathIndex {
+  readonly #exact = new Map<string, number[]>();
+  readonly #prefixes = new Map<string, number[]>();
+  #lengths: number[] = [];
+  readonly #regex: number[] = [];
+
+  add(position: number, spec: MatchSpec): void {
+    if (spec.path !== undefined) push(this.#exact, spec.path, position);
+    else if (spec.path_regex !== undefined) this.#regex.push(position);
+    else {
+      const prefix = spec.path_prefix ?? '';
+      if (!this.#prefixes.has(prefix)) this.#lengths.push(prefix.length);
+      push(this.#prefixes, prefix, position);
+    }
+  }
+
+  /** Call once after the last `add`. */
+  seal(): void {
+    this.#lengths = [...new Set(this.#lengths)].sort((a, b) => a - b);
+  }
+
+  /** Appends every route that may match `path` (a superset; the caller verifies). */
+  collect(path: string, out: number[]): void {
+    const exact = this.#exact.get(path);
+    if (exact) for (const p of exact) out.push(p);
+    for (const len of this.#lengths) {
+      if (len > path.length) break;
+      const hit = this.#prefixes.get(len === path.length ? path : path.slice(0, len));
+      if (hit) for (const p of hit) out.push(p);
+    }
+    for (const p of this.#regex) out.push(p);
+  }
+}
+
+function push(map: Map<string, number[]>, key: string, position: number): void {
+  const list = map.get(key);
+  if (list) list.push(position);
+  else map.set(key, [position]);
+}
