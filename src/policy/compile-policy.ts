@@ -32,6 +32,7 @@ interface RouteJson {
   allow?: unknown;
   deny?: unknown;
   shadow?: { allow?: unknown; deny?: unknown };
+  allow_path_parameters?: boolean;
 }
 
 /**

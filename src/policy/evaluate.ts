@@ -5,6 +5,7 @@ import type { EvalContext } from './context.js';
 import { denial, type Decision } from './decision.js';
 import type { CompiledRule } from './compile-rule.js';
 import type { CompiledRoute, PolicySet } from './policy-set.js';
+import { refusePathParameters } from './path-parameters.js';
 import { FALSE, TRUE, UNKNOWN, type Outcome } from './tri.js';
 
 export interface EvaluateOptions {
@@ -36,6 +37,8 @@ const NO_ALLOW: Outcome = { value: FALSE, reasons: ['reject'] };
 export function evaluate(policy: PolicySet, facts: RequestFacts, principal: Principal | undefined, now: number, options: EvaluateOptions): Decision {
   const selected = selectRoute(policy, facts, options.requireRouteId);
   if (typeof selected === 'string') return denial(404, ['route-not-found'], undefined, selected);
+  const refused = refusePathParameters(facts, selected, (f) => selectRoute(policy, f, false));
+  if (refused) return refused;
   const ctx: EvalContext = { facts, principal, tailnet: options.tailnet, now };
   const decision = decideRules(selected.allow, selected.deny, ctx, selected.id, options);
   if (!selected.shadow) return decision;

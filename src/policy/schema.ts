@@ -33,6 +33,10 @@ export function policySchema(): Record<string, unknown> {
           description: { type: 'string' },
           match: { $ref: '#/$defs/match' },
           to: { type: 'string', minLength: 1 },
+          allow_path_parameters: {
+            type: 'boolean',
+            description: 'Accept paths with ; parameters (/a;jsessionid=1) on this route; refused with 400 invalid-path otherwise',
+          },
           allow: { $ref: '#/$defs/rule' },
           deny: { $ref: '#/$defs/rule' },
           shadow: {

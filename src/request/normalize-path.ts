@@ -22,7 +22,7 @@ function isUnreserved(b: number): boolean {
 function isAlreadyNormal(p: string): boolean {
   for (let i = 0; i < p.length; i++) {
     const c = p.charCodeAt(i);
-    if (c <= 0x20 || c === 0x7f || c === 37 /* % */ || c === 92 /* \ */ || c === 35 /* # */) return false;
+    if (c <= 0x20 || c === 0x7f || c === 37 /* % */ || c === 92 /* \ */ || c === 35 /* # */ || c === 59 /* ; */) return false;
     if (c === 47 /* / */) {
       const next = p.charCodeAt(i + 1);
       if (next === 47 || next === 46 /* . */) return false;
@@ -35,7 +35,10 @@ function isAlreadyNormal(p: string): boolean {
  * RFC 3986 path normalization as policies see it: split off the query, decode
  * percent-encoded unreserved characters (other escapes stay, upper-cased), merge
  * repeated slashes, resolve `.` and `..`. Anything an upstream could read as a
- * different path than the policy saw is refused instead of guessed at.
+ * different path than the policy saw is refused instead of guessed at: a dot segment
+ * carrying path parameters (`..;x`, `.;`), which Tomcat, Jetty and Spring resolve after
+ * stripping the parameter, is refused here; other `;` parameters are refused by route
+ * (see path-parameters.ts in src/policy).
  * Never uses WHATWG URL: it would read `//admin` as a host.
  */
 export function normalizePath(raw: string): PathResult {
@@ -74,6 +77,7 @@ export function normalizePath(raw: string): PathResult {
   for (let i = 1; i < segments.length; i++) {
     const seg = segments[i]!;
     const last = i === segments.length - 1;
+    if (isDotWithParameters(seg)) return { ok: false, detail: 'dot segment with path parameters (;)' };
     if (seg === '' || seg === '.') {
       trailingSlash = last;
     } else if (seg === '..') {
@@ -87,4 +91,19 @@ export function normalizePath(raw: string): PathResult {
   }
   const path = out.length === 0 ? '/' : `/${out.join('/')}${trailingSlash ? '/' : ''}`;
   return { ok: true, path, query };
+}
+
+/** The start of a segment's `;` parameters (also encoded, `%3B`), or -1. */
+export function parameterStart(segment: string): number {
+  const a = segment.indexOf(';');
+  const b = segment.indexOf('%3B');
+  return a < 0 ? b : b < 0 ? a : Math.min(a, b);
+}
+
+/** `..;x`, `.;`, `%2e%2e;jsessionid=1` (already decoded to `..;…` here). */
+function isDotWithParameters(segment: string): boolean {
+  const at = parameterStart(segment);
+  if (at < 0) return false;
+  const name = segment.slice(0, at);
+  return name === '.' || name === '..';
 }

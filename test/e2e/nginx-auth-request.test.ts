@@ -61,6 +61,7 @@ describe('nginx auth_request in front of an upstream, deciding with Verdict', ()
   let upstream: Server;
   let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
   let port = 0;
+  const upstreamPaths: string[] = [];
 
   before(async () => {
     idp = await TestIssuer.start(['ES256']);
@@ -70,6 +71,7 @@ describe('nginx auth_request in front of an upstream, deciding with Verdict', ()
     );
     // The upstream echoes the identity headers it received.
     upstream = createServer((req, res) => {
+      upstreamPaths.push(req.url ?? '');
       const seen = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-verdict-')));
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url, headers: seen }));
     });
@@ -113,7 +115,18 @@ describe('nginx auth_request in front of an upstream, deciding with Verdict', ()
 
     assert.notEqual(sneaky.status, 200, `an unsafe path is not let through: ${sneaky.body}`);
 
+    // Path parameters: Tomcat/Jetty/Spring would read these as /admin; Verdict refuses them.
+    for (const path of ['/public/..;/admin', '/x/%2e%2e;/admin', '/x/..;jsessionid=1/admin', '/admin;x=1', '/admin;']) {
+      const before = upstreamPaths.length;
+      const res = await httpRequest(`${base}${path}`, { headers: { host: 'status.example.com' } });
+      assert.notEqual(res.status, 200, path);
+      assert.equal(upstreamPaths.length, before, `${path} never reaches the upstream`);
+    }
+
     await t.app.stop();
+    const refused = t.records().filter((r) => r['verdict.transport'] === 'http' && r['verdict.reasons'] instanceof Array && (r['verdict.reasons'] as string[]).includes('invalid-path'));
+    const refusedPaths = refused.map((r) => r['url.path']);
+    for (const p of ['/public/..;/admin', '/x/%2e%2e;/admin', '/x/..;jsessionid=1/admin', '/admin;x=1', '/admin;']) assert.ok(refusedPaths.includes(p), `${p} refused and audited: ${JSON.stringify(refusedPaths)}`);
     const ids = new Set(t.records().filter((r) => r['verdict.transport'] === 'http').map((r) => r['verdict.decision_id']));
     assert.ok(ids.has(anon.headers['x-verdict-decision-id']), 'the decision id the client saw is audited');
   });

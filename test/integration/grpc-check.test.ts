@@ -149,6 +149,16 @@ describe('ext_authz Check over a real gRPC connection', () => {
     }
   });
 
+  it('refuses path parameters (;) and dot segments carrying them with 400 invalid-path', async () => {
+    for (const path of ['/public/..;/admin', '/x/.;x/y', '/x/%2e%2e;/y', '/x/..;jsessionid=1/y', '/admin;x=1', '/admin;', '/a%3Bb']) {
+      for (const routed of [{}, { route: 'public' }]) {
+        const res = await check(envoyCheckRequest({ path, host: 'status.example.com', ...routed }));
+        assert.equal(Number(res.denied_response?.status?.code), 400, path);
+        assert.deepEqual(JSON.parse(res.denied_response!.body!).reasons, ['invalid-path'], path);
+      }
+    }
+  });
+
   it('answers 503 internal-error, not allow, when identity cannot be had before the deadline', async () => {
     // The first token of this issuer needs its JWKS, which takes 3 s to arrive.
     const token = await slowIdp.token({ groups: ['sre'] });

@@ -49,6 +49,17 @@ describe('HTTP authorization modes over real HTTP', () => {
     assert.equal((await fa({ host: 'status.example.com' })).status, 400);
   });
 
+  it('refuses path parameters (;) in both HTTP modes with 400 invalid-path', async () => {
+    for (const path of ['/public/..;/admin', '/x/.;x/y', '/x/%2e%2e;/y', '/x/..;jsessionid=1/y', '/admin;x=1', '/admin;']) {
+      const envoy = await httpRequest(`${base}/ext-authz${path}`, { headers: { host: 'status.example.com', accept: 'application/json' } });
+      assert.equal(envoy.status, 400, path);
+      assert.deepEqual((JSON.parse(envoy.body) as { reasons: string[] }).reasons, ['invalid-path'], path);
+      const fa = await httpRequest(`${base}/forward-auth`, { headers: { 'x-original-url': `https://status.example.com${path}`, 'x-original-method': 'GET', accept: 'application/json' } });
+      assert.equal(fa.status, 400, path);
+      assert.deepEqual((JSON.parse(fa.body) as { reasons: string[] }).reasons, ['invalid-path'], path);
+    }
+  });
+
   it('audits HTTP-mode decisions like gRPC ones', async () => {
     await t.app.stop();
     const http = t.records().filter((r) => r['verdict.transport'] === 'http');

@@ -24,6 +24,11 @@ describe('normalizePath', () => {
     ['/caf%C3%A9', '/caf%C3%A9', ''],
     ['/a/..', '/', ''],
     ['/api/v1/../../admin', '/admin', ''],
+    // Path parameters stay in the path (routes decide about them, see path-parameters.ts).
+    ['/admin;x=1', '/admin;x=1', ''],
+    ['/admin;', '/admin;', ''],
+    ['/a/b%3bc', '/a/b%3Bc', ''],
+    ['/a/..x;y/b', '/a/..x;y/b', ''],
   ];
   for (const [raw, path, query] of ok) {
     it(`normalizes ${JSON.stringify(raw)} to ${JSON.stringify(path)}`, () => {
@@ -54,6 +59,15 @@ describe('normalizePath', () => {
     ['', /start with/],
     ['*', /start with/],
     ['http://evil/x', /start with/],
+    // Tomcat, Jetty and Spring strip the parameter and then resolve the dot segment.
+    ['/public/..;/admin', /dot segment with path parameters/],
+    ['/public/.;x/admin', /dot segment with path parameters/],
+    ['/public/%2e%2e;/admin', /dot segment with path parameters/],
+    ['/public/%2E%2E;jsessionid=1/admin', /dot segment with path parameters/],
+    ['/public/..;jsessionid=1/admin', /dot segment with path parameters/],
+    ['/public/..%3b/admin', /dot segment with path parameters/],
+    ['/public/.%2e;/admin', /dot segment with path parameters/],
+    ['/..;', /dot segment with path parameters/],
   ];
   for (const [raw, why] of bad) {
     it(`refuses ${JSON.stringify(raw)}`, () => {
