@@ -15,7 +15,7 @@ import { httpAnswer } from './response/http-answer.js';
 import { factsFromDirect, factsFromEnvoyHttp, factsFromForwardAuth } from './request/from-http.js';
 import { compileTrustedProxies, type TrustCheck } from './request/trusted-proxies.js';
 import { NO_IDENTITY } from './identity/identity-result.js';
-import { GrpcServer } from './servers/grpc-server.js';
+import { GrpcServer, serverCredentials } from './servers/grpc-server.js';
 import { HttpServer } from './servers/http-server.js';
 import { splitListen } from './servers/listen-address.js';
 import { Metrics } from './servers/metrics.js';
@@ -103,6 +103,14 @@ function auditFailure(): CheckOutcome {
   return { decisionId: randomUUID(), decision: internalError('audit write failed'), identity: NO_IDENTITY, facts: undefined };
 }
 
+/** Settings that weaken a default on purpose: said at every start, in the trail. */
+function startWarnings(config: Config): string[] | undefined {
+  const w: string[] = [];
+  const domain = config.identity.oidc ? config.identity.session.cookie_domain : undefined;
+  if (domain !== undefined) w.push(`identity.session.cookie_domain is ${domain}: sessions are shared by every host under it, and any of them can read or set the session cookie`);
+  return w.length > 0 ? w : undefined;
+}
+
 function trustedProxies(config: Config): TrustCheck {
   const t = compileTrustedProxies(config.http.trusted_proxies);
   // Config loading has reported bad entries already; this only guards the type.
@@ -177,6 +185,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
       log.error({ err: describeError(e) }, 'check failed before its audit record was written; denying');
       return checkResponse(auditFailure(), responseOptions);
     },
+    { maxMessageBytes: config.grpc.max_message_bytes, maxConcurrentStreams: config.grpc.max_concurrent_streams, maxSessionMemoryMb: config.grpc.max_session_memory_mb },
   );
   const trusted = trustedProxies(config);
   const httpServer = new HttpServer(
@@ -191,7 +200,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
           const from = mode === 'envoy' ? factsFromEnvoyHttp : mode === 'direct' ? factsFromDirect : factsFromForwardAuth;
           const build = () => from(req, { trusted });
           const loginRedirect = !(mode === 'forward-auth' && /[?&]login=status(&|$)/.test(req.url));
-          return httpAnswer(await runCheck(deps, 'http', build, undefined, { loginRedirect }), responseOptions);
+          return httpAnswer(await runCheck(deps, 'http', build, undefined, { loginRedirect }), responseOptions, mode === 'envoy');
         } catch (e) {
           log.error({ err: describeError(e) }, 'check failed before its audit record was written; denying');
           return httpAnswer(auditFailure(), responseOptions);
@@ -232,9 +241,19 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
       cause: e,
       problems: [{ file: where, pointer, message: `cannot listen on ${address}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }],
     });
+  const tls = config.grpc.tls;
+  let credentials;
+  try {
+    credentials = serverCredentials(tls && { certFile: tls.cert_file, keyFile: tls.key_file, clientCaFile: tls.client_ca_file });
+  } catch (e) {
+    throw new VerdictError('CONFIG_INVALID', 'bad gRPC TLS files', {
+      cause: e,
+      problems: [{ file: where, pointer: '/grpc/tls', message: `cannot load the TLS certificate, key or client CA: ${(e as Error).message}` }],
+    });
+  }
   let grpcPort: number;
   try {
-    grpcPort = await grpcServer.listen(config.grpc.listen);
+    grpcPort = await grpcServer.listen(config.grpc.listen, credentials);
   } catch (e) {
     throw listenFailed('/grpc/listen', config.grpc.listen, e);
   }
@@ -260,6 +279,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     'verdict.session_key_ids': web?.keyIds,
     'verdict.assertion_key_id': assertion?.kid,
     'verdict.audit_mode': config.audit.mode ?? (config.audit.sink === 'file' ? 'sync' : 'async'),
+    'verdict.warnings': startWarnings(config),
   }));
   log.info({ grpc: `${grpcAddr.host}:${grpcPort}`, http: `${httpAddr.host}:${httpPort}`, routes: policySet.routes.length, policy_hash: policySet.hash }, 'verdict serving');
 

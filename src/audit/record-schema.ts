@@ -62,6 +62,7 @@ export function auditRecordSchema(): Record<string, unknown> {
     'verdict.http_address': str,
     'verdict.jwt_issuers': strs,
     'verdict.session_key_ids': strs,
+    'verdict.warnings': strs,
     'verdict.assertion_key_id': str,
     'verdict.audit_mode': { enum: ['sync', 'async'] },
     'verdict.previous_policy_hash': str,

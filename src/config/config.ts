@@ -35,6 +35,8 @@ export interface SessionConfig {
   readonly keys: readonly string[] | undefined;
   readonly keys_file: string | undefined;
   readonly cookie_name: string;
+  /** Set only to share sessions across subdomains (then the cookie is `__Secure-`, with Domain). */
+  readonly cookie_domain: string | undefined;
   readonly max_age: string;
   readonly idle_timeout: string;
   readonly max_login_cookies: number;
@@ -51,7 +53,14 @@ export interface AdminToken {
 export interface Config {
   /** The config file, or undefined when running on built-in defaults. */
   readonly file: string | undefined;
-  readonly grpc: { readonly listen: string };
+  readonly grpc: {
+    readonly listen: string;
+    readonly max_message_bytes: number;
+    readonly max_concurrent_streams: number;
+    readonly max_session_memory_mb: number;
+    /** Absolute paths. With `client_ca_file`, Envoy must present a certificate it signed (mTLS). */
+    readonly tls: { readonly cert_file: string; readonly key_file: string; readonly client_ca_file: string | undefined } | undefined;
+  };
   readonly http: { readonly listen: string; readonly trusted_proxies: readonly string[] };
   readonly policies: { readonly dir: string; readonly require_route_id: boolean; readonly watch: boolean; readonly reload_debounce: string };
   readonly audit: {

@@ -56,6 +56,22 @@ function loadSecrets(identity: { oidc?: { client_secret?: string; client_secret_
  * `file:pointer: message`; nothing starts on a config that is not valid. Commands that
  * never use the secrets (test, explain, envoy-config) pass `requireSecrets: false`.
  */
+/**
+ * The session cookie must be `__Host-` (host-only, Secure, Path=/): a cookie that other
+ * hosts can set or read is a session-fixation and theft risk. The one reason to give that up,
+ * a session shared by the subdomains of `cookie_domain`, has to be stated in the config.
+ */
+function cookieProblem(s: { cookie_name: string; cookie_domain?: string }): { pointer: string; message: string } | undefined {
+  const host = s.cookie_name.startsWith('__Host-');
+  if (s.cookie_domain === undefined && !host) {
+    return { pointer: '/identity/session/cookie_name', message: 'a session cookie name must start with __Host- (host-only); to share sessions across subdomains set identity.session.cookie_domain and use a __Secure- name' };
+  }
+  if (s.cookie_domain !== undefined && !s.cookie_name.startsWith('__Secure-')) {
+    return { pointer: '/identity/session/cookie_name', message: 'with cookie_domain the session cookie name must start with __Secure- (a __Host- cookie cannot carry a Domain)' };
+  }
+  return undefined;
+}
+
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), options: { requireSecrets?: boolean } = {}): Config {
   const name = file === undefined ? '(built-in defaults)' : displayName(resolve(cwd, file), cwd);
   let doc: unknown = {};
@@ -83,6 +99,8 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     const tailnet = (doc as { tailnet?: { listener_addresses: string[] } }).tailnet;
     const listeners = tailnet ? compileTrustedProxies(tailnet.listener_addresses) : undefined;
     if (listeners && typeof listeners !== 'function') problems.push({ file: name, pointer: `/tailnet/listener_addresses/${listeners.index}`, message: listeners.message });
+    const problem = cookieProblem((doc as { identity: { session: { cookie_name: string; cookie_domain?: string } } }).identity.session);
+    if (problem) problems.push({ file: name, ...problem });
   }
   if (problems.length > 0) throw new VerdictError('CONFIG_INVALID', 'invalid configuration', { problems });
 
@@ -95,6 +113,12 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   const auditKey = (c.audit as { signing_key_file?: string }).signing_key_file;
   if (auditKey !== undefined) (c.audit as { signing_key_file?: string }).signing_key_file = abs(auditKey, false);
   loadSecrets(c.identity, name, (p) => abs(p, false), options.requireSecrets ?? true);
+  const tls = (c.grpc as { tls?: { cert_file: string; key_file: string; client_ca_file?: string } }).tls;
+  if (tls) {
+    tls.cert_file = abs(tls.cert_file, false);
+    tls.key_file = abs(tls.key_file, false);
+    if (tls.client_ca_file !== undefined) tls.client_ca_file = abs(tls.client_ca_file, false);
+  }
   const assertion = (c.identity as { assertion?: { key_file: string } }).assertion;
   if (assertion) assertion.key_file = abs(assertion.key_file, false);
   const admin = (c as unknown as { admin: { tokens: { name: string; token?: string; token_file?: string }[] } }).admin;

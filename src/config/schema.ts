@@ -24,6 +24,21 @@ export function configSchema(): Record<string, unknown> {
         default: {},
         properties: {
           listen: { type: 'string', pattern: LISTEN, default: '0.0.0.0:9191' },
+          // Envoy's request headers are capped at 60 KiB by default; 256 KiB leaves room for a
+          // raised cap or a small buffered body, and bounds what one stream can make us hold.
+          max_message_bytes: { type: 'integer', minimum: 4096, maximum: 16777216, default: 262144 },
+          max_concurrent_streams: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 },
+          max_session_memory_mb: { type: 'integer', minimum: 1, maximum: 1024, default: 10 },
+          tls: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['cert_file', 'key_file'],
+            properties: {
+              cert_file: { type: 'string', minLength: 1 },
+              key_file: { type: 'string', minLength: 1 },
+              client_ca_file: { type: 'string', minLength: 1 },
+            },
+          },
         },
       },
       http: {
@@ -122,6 +137,8 @@ export function configSchema(): Record<string, unknown> {
               keys: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' } },
               keys_file: { type: 'string', minLength: 1 },
               cookie_name: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', default: '__Host-verdict_session' },
+              // Lower-case DNS name without a leading dot: sessions are shared by it and its subdomains.
+              cookie_domain: { type: 'string', pattern: '^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$' },
               max_age: duration('12h'),
               idle_timeout: duration('2h'),
               max_login_cookies: { type: 'integer', minimum: 1, maximum: 20, default: 5 },

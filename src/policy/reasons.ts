@@ -21,6 +21,7 @@ export const REQUEST_REASONS: Readonly<Record<string, string>> = Object.freeze({
   'login-callback': 'the OIDC callback: the login completed and the browser is sent back (302)',
   'login-failed': 'the OIDC callback could not complete the login: no or expired login state, replay, IdP error (400/403)',
   'logout': 'the logout path: the session was revoked and the cookie cleared (302)',
+  'logout-confirm': 'the logout path without proof that it comes from this origin (Sec-Fetch-Site or Origin): a page with a sign-out button is served and the session is kept (200)',
   'route-not-found': 'no route matched, the route id Envoy sent is unknown, or a route id is required and missing (404)',
   'invalid-path': 'the path could not be normalized safely: encoded slash or backslash, NUL, bad percent-encoding, climbing above / (400)',
   'bad-request': 'the request cannot be interpreted safely: no HTTP attributes, bad host, missing method (400)',

@@ -6,6 +6,7 @@ export interface DenyBody {
 }
 
 const TITLES: Record<number, string> = {
+  200: 'Confirm',
   302: 'Redirecting',
   400: 'Bad request',
   401: 'Sign-in required',
@@ -15,6 +16,7 @@ const TITLES: Record<number, string> = {
 };
 
 const ERRORS: Record<number, string> = {
+  200: 'confirm',
   302: 'redirect',
   400: 'bad_request',
   401: 'unauthenticated',
@@ -54,7 +56,23 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+const STYLE = '<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f2f2f2;padding:0 .25rem}</style>';
+
+/**
+ * A logout that could not prove it came from this origin: a button that posts to the same
+ * URL, so the browser sends it again as a same-origin POST (no script, no token to leak).
+ */
+function logoutConfirmPage(decisionId: string): DenyBody {
+  const body =
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign out</title>' +
+    `<meta name="viewport" content="width=device-width,initial-scale=1">${STYLE}</head><body><h1>Sign out?</h1>` +
+    '<form method="post"><button type="submit">Sign out</button></form>' +
+    `<p>Decision id: <code>${escapeHtml(decisionId)}</code></p></body></html>`;
+  return { contentType: 'text/html; charset=utf-8', body };
+}
+
 export function denyBody(decision: Decision, decisionId: string, accept: string | undefined, exposeReasons: boolean): DenyBody {
+  if (decision.reasons[0] === 'logout-confirm' && prefersHtml(accept)) return logoutConfirmPage(decisionId);
   const reasons = exposeReasons ? decision.reasons : [];
   if (!prefersHtml(accept)) {
     return {
@@ -67,7 +85,7 @@ export function denyBody(decision: Decision, decisionId: string, accept: string 
   const body =
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${decision.status} ${title}</title>` +
     '<meta name="viewport" content="width=device-width,initial-scale=1">' +
-    '<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f2f2f2;padding:0 .25rem}</style>' +
+    STYLE +
     `</head><body><h1>${decision.status} ${title}</h1>${list}` +
     `<p>Decision id: <code>${escapeHtml(decisionId)}</code></p>` +
     '<p>Give this id to your administrator if you think this is wrong.</p></body></html>';

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
 import { HealthImplementation } from 'grpc-health-check';
 import { authCodec } from '../envoy/codec.js';
 import { AUTHORIZATION_SERVICE } from '../envoy/protos.js';
@@ -29,6 +30,26 @@ function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | unde
   return typeof d === 'number' && Number.isFinite(d) ? d : undefined;
 }
 
+/** What one client may make the server hold: `grpc.*` in the config. */
+export interface GrpcLimits {
+  readonly maxMessageBytes: number;
+  readonly maxConcurrentStreams: number;
+  readonly maxSessionMemoryMb: number;
+}
+
+/** Server TLS; with a client CA, only clients with a certificate it signed get in (mTLS). */
+export interface GrpcTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly clientCaFile: string | undefined;
+}
+
+export function serverCredentials(tls: GrpcTls | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  const ca = tls.clientCaFile === undefined ? null : readFileSync(tls.clientCaFile);
+  return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }], ca !== null);
+}
+
 /**
  * ext_authz `Check` and `grpc.health.v1.Health` on one grpc-js server. The handler
  * always yields a CheckResponse (a deny on failure), so Envoy never falls back to
@@ -36,10 +57,20 @@ function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | unde
  */
 export class GrpcServer {
   // Channelz keeps per-call statistics nobody reads here; it costs on every call.
-  readonly server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.enable_channelz': 0 });
+  readonly server: grpc.Server;
   readonly health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });
 
-  constructor(handler: CheckHandler, onHandlerError: (e: unknown) => Record<string, unknown>) {
+  constructor(handler: CheckHandler, onHandlerError: (e: unknown) => Record<string, unknown>, limits: GrpcLimits) {
+    this.server = new grpc.Server({
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.enable_channelz': 0,
+      // The port needs no credentials by default: one stream must not make us hold megabytes.
+      // A larger message is refused with RESOURCE_EXHAUSTED before it is buffered whole.
+      'grpc.max_receive_message_length': limits.maxMessageBytes,
+      'grpc.max_send_message_length': limits.maxMessageBytes,
+      'grpc.max_concurrent_streams': limits.maxConcurrentStreams,
+      'grpc-node.max_session_memory': limits.maxSessionMemoryMb,
+    });
     this.server.addService(authorizationService(), {
       Check: (call: grpc.ServerUnaryCall<CheckRequestLike, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         handler(call.request, deadlineOf(call)).then(
@@ -52,9 +83,9 @@ export class GrpcServer {
   }
 
   /** Binds and returns the port actually bound (for `:0`). */
-  listen(address: string): Promise<number> {
+  listen(address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+      this.server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
     });
   }
 

@@ -25,7 +25,9 @@ export class HttpServer {
   readonly server: Server;
 
   constructor(state: HttpState, metrics: Metrics) {
-    this.server = createServer((req, res) => {
+    // Envoy accepts 60 KiB of request headers by default; a browser with many cookies must
+    // still reach the login and logout paths rather than get 431 from Node's 16 KiB default.
+    this.server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
       void this.#route(req, res, state, metrics);
     });
     // Slow or idle clients must not pin sockets forever.

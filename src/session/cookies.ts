@@ -4,13 +4,16 @@ export function parseCookies(header: string | undefined): Record<string, string 
   return header ? parseCookie(header) : {};
 }
 
-/** Secure, HttpOnly, SameSite=Lax, Path=/, no Domain: what a `__Host-` cookie requires. */
-export function setCookie(name: string, value: string, maxAgeSeconds: number): string {
-  return stringifySetCookie({ name, value, secure: true, httpOnly: true, sameSite: 'lax', path: '/', maxAge: maxAgeSeconds });
+/**
+ * Secure, HttpOnly, SameSite=Lax, Path=/, and no Domain (what a `__Host-` cookie requires)
+ * unless the config shares sessions with the subdomains of `domain`.
+ */
+export function setCookie(name: string, value: string, maxAgeSeconds: number, domain?: string): string {
+  return stringifySetCookie({ name, value, secure: true, httpOnly: true, sameSite: 'lax', path: '/', maxAge: maxAgeSeconds, ...(domain === undefined ? {} : { domain }) });
 }
 
-export function clearCookie(name: string): string {
-  return stringifySetCookie({ name, value: '', secure: true, httpOnly: true, sameSite: 'lax', path: '/', maxAge: 0 });
+export function clearCookie(name: string, domain?: string): string {
+  return setCookie(name, '', 0, domain);
 }
 
 /** The request's cookie header without the cookies `drop` selects; undefined when none is left. */

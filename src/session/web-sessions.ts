@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { OidcConfig, SessionConfig } from '../config/config.js';
 import { parseDuration } from '../duration.js';
@@ -41,6 +41,20 @@ export interface WebSessionsOptions {
 }
 
 const ms = (d: string): number => parseDuration(d)!;
+// Login state cookies are `__Host-`: the callback always comes back to the host that started it.
+const LOGIN_PREFIX = '__Host-verdict_login_';
+
+/**
+ * Whether a logout comes from a page of this origin (or was typed by the user), so a
+ * cross-site link or form cannot end someone's session. Fetch metadata first; `Origin` for
+ * browsers without it; a request that proves neither gets a confirmation page instead.
+ */
+function sameOriginLogout(facts: RequestFacts, origin: string): boolean {
+  const site = facts.headers.get('sec-fetch-site');
+  if (site !== undefined) return site === 'same-origin' || (site === 'none' && facts.method === 'GET');
+  const from = facts.headers.get('origin');
+  return from !== undefined && from === origin;
+}
 // lastSeen is written at most this often per session (and at least 4 times per idle
 // timeout): idle timeouts are exact to this much, and the store is not written per request.
 const TOUCH_EVERY_MS = 30_000;
@@ -55,7 +69,6 @@ export class WebSessions {
   readonly #idleMs: number;
   readonly #refreshMs: number;
   readonly #loginMs: number;
-  readonly #loginPrefix: string;
   readonly #touchMs: number;
   readonly #usedStates: LRUCache<string, true>;
   readonly #refreshing = new Map<string, Promise<SessionRecord | undefined>>();
@@ -67,7 +80,6 @@ export class WebSessions {
     this.#refreshMs = ms(options.oidc.claims_refresh_interval);
     this.#loginMs = ms(options.oidc.login_timeout);
     this.#touchMs = Math.min(TOUCH_EVERY_MS, Math.floor(this.#idleMs / 4));
-    this.#loginPrefix = options.session.cookie_name.startsWith('__Host-') ? '__Host-verdict_login_' : 'verdict_login_';
     this.#usedStates = new LRUCache({ max: 100_000, ttl: this.#loginMs });
   }
 
@@ -77,7 +89,24 @@ export class WebSessions {
   }
 
   /** Cookies that are Verdict's own and never go upstream. */
-  isOwnCookie = (name: string): boolean => name === this.#o.session.cookie_name || name.startsWith(this.#loginPrefix);
+  isOwnCookie = (name: string): boolean => name === this.#o.session.cookie_name || name.startsWith(LOGIN_PREFIX);
+
+  /**
+   * The login state cookie of `state`. A browser holds at most `max_login_cookies` of them
+   * however many tabs start a login at once: the name is one of that many slots, chosen by
+   * the state, so parallel logins overwrite each other's slot instead of adding cookies.
+   */
+  #loginCookieName(state: string): string {
+    const slot = createHash('sha256').update(state).digest().readUInt32BE(0) % this.#o.session.max_login_cookies;
+    return `${LOGIN_PREFIX}${slot}`;
+  }
+
+  /** Whether a session issued for `issuedHost` may be used on `host`. */
+  #hostMayUse(issuedHost: unknown, host: string): boolean {
+    const domain = this.#o.session.cookie_domain;
+    if (domain !== undefined) return host === domain || host.endsWith(`.${domain}`);
+    return typeof issuedHost === 'string' && issuedHost === host;
+  }
 
   flowPath(facts: RequestFacts): 'callback' | 'logout' | 'login' | undefined {
     if (facts.path === this.#o.oidc.callback_path) return 'callback';
@@ -116,6 +145,8 @@ export class WebSessions {
     if (cookie === undefined || cookie === '') return NO_IDENTITY;
     const sealed = await this.#o.sealer.open(cookie, 'session', nowMs);
     if (!sealed || typeof sealed.sid !== 'string') return invalidSession('session cookie is tampered, expired or sealed with an unknown key');
+    // A cookie copied to another host (by an upstream app that saw it, say) is not a session there.
+    if (!this.#hostMayUse(sealed.h, facts.host)) return invalidSession('session was issued for another host');
     let record = await this.#o.store.get(sealed.sid);
     if (!record || record.issuer !== sealed.iss || record.subject !== sealed.sub) return invalidSession('session is revoked or unknown');
     if (nowMs >= record.expiresAt) {
@@ -170,11 +201,13 @@ export class WebSessions {
     const returnTo = safeReturnUrl(facts.path + (facts.query ? `?${facts.query}` : ''), []);
     const sealed = await this.#o.sealer.seal({ st: login.state, n: login.nonce, v: login.verifier, r: returnTo, h: facts.host }, 'login', Math.floor(this.#loginMs / 1000), nowMs);
     const headers: [string, string][] = [['location', login.url]];
-    // Several tabs may log in at once, each with its own state cookie; old ones are dropped
-    // so their number stays bounded.
-    const existing = Object.keys(parseCookies(facts.headers.get('cookie'))).filter((n) => n.startsWith(this.#loginPrefix)).sort();
-    for (const old of existing.slice(0, Math.max(0, existing.length - this.#o.session.max_login_cookies + 1))) headers.push(['set-cookie', clearCookie(old)]);
-    headers.push(['set-cookie', setCookie(this.#loginPrefix + login.state.slice(0, 16), sealed, Math.floor(this.#loginMs / 1000))]);
+    const name = this.#loginCookieName(login.state);
+    // Login cookies outside the slots (older versions, other settings) are cleared.
+    const slots = new Set(Array.from({ length: this.#o.session.max_login_cookies }, (_, i) => `${LOGIN_PREFIX}${i}`));
+    for (const old of Object.keys(parseCookies(facts.headers.get('cookie')))) {
+      if (old.startsWith(LOGIN_PREFIX) && !slots.has(old)) headers.push(['set-cookie', clearCookie(old)]);
+    }
+    headers.push(['set-cookie', setCookie(name, sealed, Math.floor(this.#loginMs / 1000))]);
     return { status: 302, headers, reasons: ['user-unauthenticated'], detail: 'browser sent to log in' };
   }
 
@@ -183,9 +216,8 @@ export class WebSessions {
     if (!this.#ownHost(facts)) return fail(400, 'callback on a host no route names');
     const params = new URLSearchParams(facts.query);
     const state = params.get('state') ?? '';
-    const cookieName = this.#loginPrefix + state.slice(0, 16);
-    const cookies = parseCookies(facts.headers.get('cookie'));
-    const raw = state.length >= 16 ? cookies[cookieName] : undefined;
+    const cookieName = this.#loginCookieName(state);
+    const raw = state.length >= 16 ? parseCookies(facts.headers.get('cookie'))[cookieName] : undefined;
     const clear: [string, string][] = raw === undefined ? [] : [['set-cookie', clearCookie(cookieName)]];
     if (params.has('error')) return fail(403, `the IdP answered ${params.get('error')}`, clear);
     const login = raw === undefined ? undefined : await this.#o.sealer.open(raw, 'login', nowMs);
@@ -220,10 +252,11 @@ export class WebSessions {
       refreshToken: tokens.refreshToken,
     };
     await this.#o.store.put(record);
-    const cookie = await this.#o.sealer.seal({ sid: record.sid, iss: issuer, sub: subject }, 'session', Math.floor(this.#maxAgeMs / 1000), nowMs);
+    // The host the session is for is sealed in: see #hostMayUse.
+    const cookie = await this.#o.sealer.seal({ sid: record.sid, iss: issuer, sub: subject, h: facts.host }, 'session', Math.floor(this.#maxAgeMs / 1000), nowMs);
     return {
       status: 302,
-      headers: [['location', safeReturnUrl(String(login.r), [])], ['set-cookie', setCookie(this.#o.session.cookie_name, cookie, Math.floor(this.#maxAgeMs / 1000))], ...clear],
+      headers: [['location', safeReturnUrl(String(login.r), [])], ['set-cookie', setCookie(this.#o.session.cookie_name, cookie, Math.floor(this.#maxAgeMs / 1000), this.#o.session.cookie_domain)], ...clear],
       reasons: ['login-callback'],
       detail: 'login completed, session created',
       identity: principalOf(record, this.#o.oidc.groups_claim),
@@ -233,6 +266,10 @@ export class WebSessions {
   // ---- logout -------------------------------------------------------------------------
 
   async logout(facts: RequestFacts, nowMs: number): Promise<WebAnswer> {
+    if (!sameOriginLogout(facts, this.#origin(facts.host))) {
+      // The page's form posts back to this same URL, from this origin.
+      return { status: 200, headers: [], reasons: ['logout-confirm'], detail: 'logout without same-origin proof: confirmation page served, session kept' };
+    }
     const name = this.#o.session.cookie_name;
     const raw = parseCookies(facts.headers.get('cookie'))[name];
     const sealed = raw ? await this.#o.sealer.open(raw, 'session', nowMs) : undefined;
@@ -252,6 +289,6 @@ export class WebSessions {
         location = back; // IdP unreachable: the local session is gone all the same
       }
     }
-    return { status: 302, headers: [['location', location], ['set-cookie', clearCookie(name)]], reasons: ['logout'], detail: sealed ? 'session revoked' : 'no session to revoke', identity };
+    return { status: 302, headers: [['location', location], ['set-cookie', clearCookie(name, this.#o.session.cookie_domain)]], reasons: ['logout'], detail: sealed ? 'session revoked' : 'no session to revoke', identity };
   }
 }

@@ -95,7 +95,7 @@ describe('browser login through Envoy gRPC Check calls, against a real OIDC prov
 
   it('logout revokes the session: replaying the old cookie is denied', async () => {
     const cookie = await login('alice');
-    const out = await client.check(envoyCheckRequest({ path: '/.verdict/logout', headers: { accept: HTML, cookie } }));
+    const out = await client.check(envoyCheckRequest({ path: '/.verdict/logout', headers: { accept: HTML, cookie, 'sec-fetch-site': 'same-origin' } }));
     assert.equal(status(out), 302);
     assert.ok(setCookies(out).some((c) => c.startsWith('__Host-verdict_session=;') && /Max-Age=0/.test(c)));
     const location = headerValue(out.denied_response?.headers, 'location')!;
@@ -122,7 +122,7 @@ describe('browser login through Envoy gRPC Check calls, against a real OIDC prov
     assert.equal(status(res), 400);
     assert.deepEqual(JSON.parse(JSON.stringify(res.dynamic_metadata?.fields?.reasons?.listValue?.values.map((v) => v.stringValue))), ['login-failed']);
     for (const evil of ['//evil.com', '/\\evil.com', 'https://evil.com']) {
-      const out = await client.check(envoyCheckRequest({ path: `/.verdict/logout?return_to=${encodeURIComponent(evil)}`, host: 'status.example.com', headers: { accept: HTML } }));
+      const out = await client.check(envoyCheckRequest({ path: `/.verdict/logout?return_to=${encodeURIComponent(evil)}`, host: 'status.example.com', headers: { accept: HTML, 'sec-fetch-site': 'same-origin' } }));
       assert.equal(status(out), 302);
       const loc = headerValue(out.denied_response?.headers, 'location')!;
       assert.ok(!loc.includes('evil.com'), `${evil} → ${loc}`);
@@ -153,14 +153,28 @@ describe('browser login through Envoy gRPC Check calls, against a real OIDC prov
     }
   });
 
-  it('keeps logins of several tabs apart and bounds their state cookies', async () => {
-    const starts = await Promise.all([1, 2, 3].map((i) => client.check(envoyCheckRequest({ path: `/tab${i}`, headers: { accept: HTML } }))));
-    const names = starts.map((r) => setCookies(r).find((c) => c.startsWith('__Host-verdict_login_'))!.split('=')[0]);
-    assert.equal(new Set(names).size, 3, 'one state cookie per login');
+  it('keeps logins of several tabs apart in slot-named state cookies, and clears other login cookies', async () => {
+    // Two tabs whose logins landed in different slots (the slot follows the random state).
+    const bySlot = new Map<string, { path: string; start: CheckResponseJs }>();
+    for (let i = 0; bySlot.size < 2 && i < 50; i++) {
+      const start = await client.check(envoyCheckRequest({ path: `/tab${i}`, headers: { accept: HTML } }));
+      const name = setCookies(start).find((c) => c.startsWith('__Host-verdict_login_'))!.split('=')[0]!;
+      assert.match(name, /^__Host-verdict_login_[0-4]$/);
+      if (!bySlot.has(name)) bySlot.set(name, { path: `/tab${i}`, start });
+    }
+    assert.equal(bySlot.size, 2);
+    const jar = [...bySlot.values()].flatMap(({ start }) => [...cookiePairs(setCookies(start))].map(([k, v]) => `${k}=${v}`)).join('; ');
+    // Both complete, each back to its own tab's path.
+    for (const { path, start } of bySlot.values()) {
+      const callback = new URL(await new IdpBrowser().login(headerValue(start.denied_response?.headers, 'location')!, 'alice'));
+      const done = await client.check(envoyCheckRequest({ path: callback.pathname + callback.search, headers: { accept: HTML, cookie: jar } }));
+      assert.equal(status(done), 302);
+      assert.equal(headerValue(done.denied_response?.headers, 'location'), path);
+    }
     const many = Array.from({ length: 7 }, (_, i) => `__Host-verdict_login_${String(i).padStart(16, '0')}=x`).join('; ');
     const next = await client.check(envoyCheckRequest({ path: '/', headers: { accept: HTML, cookie: many } }));
     const cleared = setCookies(next).filter((c) => /Max-Age=0/.test(c));
-    assert.equal(cleared.length, 3, 'with 7 logins pending and at most 5, 3 old ones are dropped before adding one');
+    assert.equal(cleared.length, 7, 'login cookies outside the slots are all cleared');
   });
 
   it('a failed claims refresh ends the session', async () => {

@@ -9,8 +9,9 @@ import { sessionKey } from '../helpers/sessions.js';
 const POLICY = {
   version: 1,
   routes: [
+    // A session belongs to the host that logged in: the fresh-login route is a path of that host.
+    { id: 'fresh', match: { hosts: ['grafana.example.com'], path_prefix: '/fresh/' }, allow: { and: [{ groups: { has: 'sre' } }, { session_age: { max: '1s' } }] } },
     { id: 'app', match: { hosts: ['grafana.example.com'], path_prefix: '/' }, allow: { groups: { has: 'sre' } } },
-    { id: 'fresh', match: { hosts: ['fresh.example.com'] }, allow: { and: [{ groups: { has: 'sre' } }, { session_age: { max: '1s' } }] } },
   ],
 };
 
@@ -34,8 +35,8 @@ describe('session lifetimes', () => {
     apps.push(t);
     return authClient(t.app.grpcPort);
   };
-  const ask = (client: ReturnType<typeof authClient>, cookie: string, host = 'grafana.example.com') =>
-    client.check(envoyCheckRequest({ host, headers: { cookie, accept: 'application/json' } }));
+  const ask = (client: ReturnType<typeof authClient>, cookie: string, path = '/') =>
+    client.check(envoyCheckRequest({ path, headers: { cookie, accept: 'application/json' } }));
 
   it('ends a session left idle longer than idle_timeout, and keeps one in use', async () => {
     const client = await start({ idle_timeout: '1200ms' });
@@ -63,9 +64,9 @@ describe('session lifetimes', () => {
   it('session_age counts from the login, for browser sessions too', async () => {
     const client = await start({});
     const { cookie } = await loginThroughCheck(client, 'alice');
-    assert.equal(status(await ask(client, cookie, 'fresh.example.com')), 200);
+    assert.equal(status(await ask(client, cookie, '/fresh/')), 200);
     await new Promise((r) => setTimeout(r, 2100));
-    const res = await ask(client, cookie, 'fresh.example.com');
+    const res = await ask(client, cookie, '/fresh/');
     assert.equal(status(res), 403);
     assert.deepEqual(JSON.parse(res.denied_response!.body!).reasons, ['session-age-unauthorized']);
     client.close();

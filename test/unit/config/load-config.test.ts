@@ -65,4 +65,26 @@ describe('config', () => {
     assert.match(problemsOf(() => loadConfig(t.write('broken.json', '{'), {}))[0]!, /broken\.json:: not valid JSON/);
     assert.match(problemsOf(() => loadConfig(join(t.dir, 'missing.json'), {}))[0]!, /missing\.json:: cannot read: ENOENT/);
   });
+
+  it('refuses a session cookie that is not host-only unless cookie_domain says why', () => {
+    const t = tempDir();
+    const with_ = (session: Record<string, unknown>) => t.write(`v${Math.random()}.json`, { identity: { session: { keys: ['a'.repeat(43)], ...session } } });
+    assert.deepEqual(problemsOf(() => loadConfig(with_({ cookie_name: 'verdict_session' }), {})).map((p) => p.split(': ')[0]!.split(':')[1]), ['/identity/session/cookie_name']);
+    assert.match(problemsOf(() => loadConfig(with_({ cookie_name: '__Host-s', cookie_domain: 'example.com' }), {}))[0]!, /__Secure-/);
+    assert.match(problemsOf(() => loadConfig(with_({ cookie_name: 'plain', cookie_domain: 'example.com' }), {}))[0]!, /\/identity\/session\/cookie_name: .*__Secure-/);
+    assert.match(problemsOf(() => loadConfig(with_({ cookie_name: '__Secure-s', cookie_domain: '.example.com' }), {}))[0]!, /\/identity\/session\/cookie_domain/);
+    assert.equal(loadConfig(with_({ cookie_name: '__Secure-s', cookie_domain: 'example.com' }), {}).identity.session.cookie_domain, 'example.com');
+  });
+
+  it('bounds gRPC messages and streams by default and resolves TLS files against the config', () => {
+    const d = loadConfig(undefined, {}, '/srv');
+    assert.equal(d.grpc.max_message_bytes, 262144);
+    assert.equal(d.grpc.max_concurrent_streams, 1000);
+    assert.equal(d.grpc.tls, undefined);
+    const t = tempDir();
+    const c = loadConfig(t.write('v.json', { grpc: { tls: { cert_file: 'tls/c.pem', key_file: 'tls/k.pem', client_ca_file: 'tls/ca.pem' } } }), {});
+    assert.equal(c.grpc.tls?.client_ca_file, join(t.dir, 'tls/ca.pem'));
+    assert.match(problemsOf(() => loadConfig(t.write('w.json', { grpc: { max_message_bytes: 4 * 1024 * 1024 * 1024 } }), {}))[0]!, /\/grpc\/max_message_bytes/);
+    assert.match(problemsOf(() => loadConfig(t.write('x.json', { grpc: { tls: { cert_file: 'c.pem' } } }), {}))[0]!, /\/grpc\/tls/);
+  });
 });

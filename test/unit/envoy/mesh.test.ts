@@ -45,6 +45,13 @@ describe('mesh integration snippets', () => {
     assert.equal(config.policies.dir, mount.mountPath, 'the config reads the mounted ConfigMap folder');
     const policyDoc = JSON.parse(all.find((d) => d.metadata?.name === 'verdict-policies')!.data['apps.json']);
     assert.equal(policyDoc.version, 1);
+    // Only Envoy reaches the gRPC port: its ingress rule names a peer, the HTTP rule does not widen it.
+    const np = all.find((d) => d.kind === 'NetworkPolicy')!;
+    assert.deepEqual(np.spec.podSelector.matchLabels, dep.spec.selector.matchLabels);
+    const grpcRules = np.spec.ingress.filter((r: Obj) => r.ports.some((p: Obj) => p.port === 'grpc'));
+    assert.equal(grpcRules.length, 1);
+    assert.deepEqual(grpcRules[0].from[0].podSelector.matchLabels, { 'verdict.io/client': 'envoy' });
+    assert.ok(np.spec.ingress.every((r: Obj) => r.from !== undefined || r.ports.every((p: Obj) => p.port !== 'grpc')));
   });
 
   it('Istio: an envoyExtAuthzGrpc provider that fails closed, and a CUSTOM AuthorizationPolicy using it', () => {
