@@ -8,10 +8,9 @@ import { freePort, startNginx } from '../helpers/nginx.js';
 import { TestOidcProvider } from '../helpers/oidc-idp.js';
 import { sessionKey } from '../helpers/sessions.js';
 import { tempDir } from '../helpers/tmp.js';
-import { hasTool } from '../helpers/tools.js';
+import { hasTool, toolPath } from '../helpers/tools.js';
 import { nginxAuthRequestConfig } from './nginx-auth-request.test.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN = 'browser-test-admin-token-123456';
 const POLICY = {
   version: 1,
@@ -32,7 +31,7 @@ describe('a real browser logs in through nginx and Verdict against a real IdP', 
   const app = (host: string, path = '/') => `http://${host}.localhost:${port}${path}`;
 
   before(async () => {
-    if (!hasTool(CHROMIUM, 'apt-get install chromium') || !hasTool('/usr/sbin/nginx', 'apt-get install nginx-light')) return;
+    if (!hasTool('chromium') || !hasTool('nginx')) return;
     port = await freePort();
     idp = await TestOidcProvider.start({
       redirectUris: [app('app', '/.verdict/callback'), app('forbidden', '/.verdict/callback')],
@@ -55,7 +54,7 @@ describe('a real browser logs in through nginx and Verdict against a real IdP', 
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     nginx = await startNginx(tempDir('verdict-nginx-').dir, port, nginxAuthRequestConfig(port, t.app.httpPort, (upstream.address() as AddressInfo).port, true));
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: toolPath('chromium'),
       headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });

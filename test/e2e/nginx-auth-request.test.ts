@@ -86,7 +86,7 @@ describe('nginx auth_request in front of an upstream, deciding with Verdict', ()
   });
 
   it('allows, denies and passes only Verdict identity headers upstream', async (ctx) => {
-    if (!requireTool(ctx, '/usr/sbin/nginx', 'apt-get install nginx-light')) return;
+    if (!requireTool(ctx, 'nginx')) return;
     const dir = tempDir('verdict-nginx-').dir;
     nginx = await startNginx(dir, port, nginxAuthRequestConfig(port, t.app.httpPort, (upstream.address() as AddressInfo).port));
     const base = `http://127.0.0.1:${port}`;

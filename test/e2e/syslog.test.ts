@@ -9,11 +9,11 @@ import { DEMO_POLICY, startTestApp } from '../helpers/app.js';
 import { authClient, envoyCheckRequest } from '../helpers/envoy-client.js';
 import { freePort } from '../helpers/nginx.js';
 import { tempDir } from '../helpers/tmp.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTool, toolPath } from '../helpers/tools.js';
 
 describe('a copy of the audit trail to a real syslog receiver (Debian rsyslog)', () => {
   it('rsyslog receives every record, chain intact', async (t) => {
-    if (!requireTool(t, '/usr/sbin/rsyslogd', 'apt-get install rsyslog')) return;
+    if (!requireTool(t, 'rsyslogd')) return;
     const dir = tempDir('verdict-rsyslog-').dir;
     const port = await freePort();
     const out = join(dir, 'remote.log');
@@ -24,7 +24,7 @@ input(type="imtcp" port="${port}" address="127.0.0.1" ruleset="verdict")
 template(name="raw" type="string" string="%msg%\\n")
 ruleset(name="verdict") { action(type="omfile" file="${out}" template="raw") }
 `);
-    const rsyslog = spawn('/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslog.pid')], { stdio: 'ignore' });
+    const rsyslog = spawn(toolPath('rsyslogd'), ['-n', '-f', conf, '-i', join(dir, 'rsyslog.pid')], { stdio: 'ignore' });
     try {
       await sleep(800);
       const app = await startTestApp({ 'p.json': DEMO_POLICY }, { audit: { sink: 'file', path: 'audit.jsonl', syslog: { address: `127.0.0.1:${port}` } } });

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { toolPath } from './tools.js';
 
 export async function freePort(): Promise<number> {
   const s = createServer();
@@ -33,7 +34,7 @@ http {
 }`;
   const file = join(dir, 'nginx.conf');
   writeFileSync(file, conf);
-  const child: ChildProcess = spawn('/usr/sbin/nginx', ['-c', file, '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(toolPath('nginx'), ['-c', file, '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   for (let i = 0; i < 50; i++) {

@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { verdict } from '../../helpers/cli.js';
-import { requireTool } from '../../helpers/tools.js';
+import { requireTool, toolPath } from '../../helpers/tools.js';
 
 const ROOT = process.cwd();
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 describe('docker-compose stack (validated with Debian\'s docker-compose; no Docker engine here)', () => {
   it('`docker-compose config` accepts the file, and the stack is wired as documented', (t) => {
-    if (!requireTool(t, '/usr/bin/docker-compose', 'apt-get install docker-compose')) return;
-    const r = spawnSync('/usr/bin/docker-compose', ['--profile', 'tailnet', 'config'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, VERDICT_SESSION_KEYS: 'placeholder-for-config-check', TS_AUTHKEY: '' } });
+    if (!requireTool(t, 'docker-compose')) return;
+    const r = spawnSync(toolPath('docker-compose'), ['--profile', 'tailnet', 'config'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, VERDICT_SESSION_KEYS: 'placeholder-for-config-check', TS_AUTHKEY: '' } });
     assert.equal(r.status, 0, r.stderr);
     const c = parse(r.stdout) as Obj;
     const s = c.services as Obj;
@@ -26,7 +26,7 @@ describe('docker-compose stack (validated with Debian\'s docker-compose; no Dock
     assert.ok(JSON.stringify(s.tailscale.volumes).includes('tailscale-state'));
     assert.ok(JSON.stringify(s.verdict.volumes).includes('/var/run/tailscale'), 'the LocalAPI socket is shared with Verdict');
     assert.deepEqual(s.idp.networks.default.aliases, ['idp.localhost']);
-    const missing = spawnSync('/usr/bin/docker-compose', ['config', '-q'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, VERDICT_SESSION_KEYS: '' } });
+    const missing = spawnSync(toolPath('docker-compose'), ['config', '-q'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, VERDICT_SESSION_KEYS: '' } });
     assert.notEqual(missing.status, 0, 'refuses to run without session keys');
     assert.match(missing.stderr, /VERDICT_SESSION_KEYS/);
   });
