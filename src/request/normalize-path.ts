@@ -49,8 +49,16 @@ export function normalizePath(raw: string): PathResult {
   if (isAlreadyNormal(pathPart)) return { ok: true, path: pathPart, query };
 
   let decoded = '';
+  // Consecutive escaped bytes: a multi-byte character must be whole, valid UTF-8 within one run.
+  let run: number[] = [];
+  let runHigh = false;
   for (let i = 0; i < pathPart.length; i++) {
     const c = pathPart.charCodeAt(i);
+    if (c !== 37 && run.length > 0) {
+      if (runHigh && !isUtf8(run)) return { ok: false, detail: NOT_UTF8 };
+      run = [];
+      runHigh = false;
+    }
     if (c === 37 /* % */) {
       const hi = i + 2 < pathPart.length ? hexValue(pathPart.charCodeAt(i + 1)) : -1;
       const lo = hi >= 0 ? hexValue(pathPart.charCodeAt(i + 2)) : -1;
@@ -58,6 +66,8 @@ export function normalizePath(raw: string): PathResult {
       const b = hi * 16 + lo;
       if (b === 0x2f || b === 0x5c) return { ok: false, detail: 'encoded slash or backslash' };
       if (b === 0) return { ok: false, detail: 'encoded NUL' };
+      run.push(b);
+      if (b >= 0x80) runHigh = true;
       decoded += isUnreserved(b) ? String.fromCharCode(b) : `%${HEX[hi]}${HEX[lo]}`;
       i += 2;
     } else if (c === 92 /* \ */) {
@@ -70,6 +80,7 @@ export function normalizePath(raw: string): PathResult {
       decoded += pathPart[i];
     }
   }
+  if (runHigh && !isUtf8(run)) return { ok: false, detail: NOT_UTF8 };
 
   const segments = decoded.split('/');
   const out: string[] = [];
@@ -91,6 +102,22 @@ export function normalizePath(raw: string): PathResult {
   }
   const path = out.length === 0 ? '/' : `/${out.join('/')}${trailingSlash ? '/' : ''}`;
   return { ok: true, path, query };
+}
+
+const NOT_UTF8 = 'percent-encoded bytes that are not valid UTF-8 (overlong or invalid)';
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Overlong forms (`%C0%AE` for `.`), surrogates and stray bytes: some servers still decode
+ * them to ASCII, so a path carrying them could mean `..` or `/` upstream.
+ */
+function isUtf8(bytes: number[]): boolean {
+  try {
+    UTF8.decode(Uint8Array.from(bytes));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The start of a segment's `;` parameters (also encoded, `%3B`), or -1. */

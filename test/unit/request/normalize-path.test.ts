@@ -22,6 +22,8 @@ describe('normalizePath', () => {
     ['/a%20b', '/a%20b', ''],
     ['/a%3cb', '/a%3Cb', ''],
     ['/caf%C3%A9', '/caf%C3%A9', ''],
+    ['/caf%c3%a9/%F0%9F%98%80', '/caf%C3%A9/%F0%9F%98%80', ''],
+    ['/%41%c3%a9', '/A%C3%A9', ''],
     ['/a/..', '/', ''],
     ['/api/v1/../../admin', '/admin', ''],
     // Path parameters stay in the path (routes decide about them, see path-parameters.ts).
@@ -68,6 +70,15 @@ describe('normalizePath', () => {
     ['/public/..%3b/admin', /dot segment with path parameters/],
     ['/public/.%2e;/admin', /dot segment with path parameters/],
     ['/..;', /dot segment with path parameters/],
+    // Overlong and invalid UTF-8: `%C0%AE` is `.` to a lenient decoder.
+    ['/public/%c0%ae%c0%ae/admin', /not valid UTF-8/],
+    ['/public/%C0%AF', /not valid UTF-8/],
+    ['/public/%e0%80%ae%e0%80%ae/admin', /not valid UTF-8/],
+    ['/%f0%80%80%af', /not valid UTF-8/],
+    ['/%ed%a0%80', /not valid UTF-8/],
+    ['/%ff', /not valid UTF-8/],
+    ['/caf%c3', /not valid UTF-8/],
+    ['/caf%c3x%a9', /not valid UTF-8/],
   ];
   for (const [raw, why] of bad) {
     it(`refuses ${JSON.stringify(raw)}`, () => {
