@@ -279,6 +279,8 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     'verdict.session_key_ids': web?.keyIds,
     'verdict.assertion_key_id': assertion?.kid,
     'verdict.audit_mode': config.audit.mode ?? (config.audit.sink === 'file' ? 'sync' : 'async'),
+    // Which request headers decision records carry (replay tells an absent header from an unrecorded one).
+    'verdict.audit_headers': config.audit.include_headers,
     'verdict.warnings': startWarnings(config),
   }));
   log.info({ grpc: `${grpcAddr.host}:${grpcPort}`, http: `${httpAddr.host}:${httpPort}`, routes: policySet.routes.length, policy_hash: policySet.hash }, 'verdict serving');

@@ -78,6 +78,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
   let rawPath: string | undefined;
   let identity: IdentityResult = NO_IDENTITY;
   let policyHash: string | undefined;
+  let policyClaimNames: readonly string[] | undefined;
   let decision: Decision = internalError('decision did not complete');
   let extraHeaders: readonly [string, string][] | undefined;
   let assertion: string | undefined;
@@ -86,6 +87,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
     // One snapshot for the whole decision, however long identity takes.
     const policy = deps.policies.current;
     policyHash = policy.hash;
+    policyClaimNames = policy.claimNames;
     const built = build();
     facts = built.facts;
     rawPath = built.rawPath;
@@ -125,7 +127,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
   } finally {
     const durationMs = performance.now() - started;
     const outcome: CheckOutcome = { decisionId, decision, identity, facts, extraHeaders, assertion };
-    const record = decisionRecord({ decisionId, timeMs: nowMs, transport, decision, facts, rawPath, identity, tailnet, policyHash, durationMs, includeQuery: deps.options.includeQuery, includeHeaders: deps.options.includeHeaders });
+    const record = decisionRecord({ decisionId, timeMs: nowMs, transport, decision, facts, rawPath, identity, tailnet, policyHash, durationMs, includeQuery: deps.options.includeQuery, includeHeaders: deps.options.includeHeaders, claimNames: policyClaimNames });
     try {
       await deps.audit.write(redact(record, deps.options.redact ?? []));
     } catch (e) {

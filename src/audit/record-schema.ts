@@ -32,6 +32,10 @@ export function auditRecordSchema(): Record<string, unknown> {
     'verdict.detail': str,
     'verdict.identity_error': str,
     'verdict.issuer': str,
+    'verdict.auth_time': { type: 'integer' },
+    'verdict.claims': { type: 'object' },
+    'verdict.envoy_route': str,
+    'verdict.redacted': strs,
     'verdict.session_hash': { type: 'string', pattern: '^[0-9a-f]{32}$' },
     'verdict.tailnet.node': str,
     'verdict.tailnet.user': str,
@@ -57,6 +61,7 @@ export function auditRecordSchema(): Record<string, unknown> {
   const control = {
     'verdict.policy_files': { type: 'array', items: { type: 'object', properties: { name: str, sha256: str }, required: ['name', 'sha256'], additionalProperties: false } },
     'verdict.routes': strs,
+    'verdict.audit_headers': strs,
     'verdict.config_file': str,
     'verdict.grpc_address': str,
     'verdict.http_address': str,

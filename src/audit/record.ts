@@ -22,13 +22,27 @@ export interface DecisionRecordInput {
   readonly includeQuery: boolean;
   /** Request headers to record, by lower-case name (never credentials: config refuses them). */
   readonly includeHeaders?: readonly string[] | undefined;
+  /** Claims the policy in force reads (`claim` criterion): their values are recorded for replay. */
+  readonly claimNames?: readonly string[] | undefined;
 }
 
-/** Record keys to drop, by configuration (`audit.redact`). */
+/**
+ * Record keys to drop, by configuration (`audit.redact`). The record names what was dropped
+ * (`verdict.redacted`), so a reader (replay) knows a missing key was removed, not absent.
+ */
 export function redact(record: AuditRecord, keys: readonly string[]): AuditRecord {
   if (keys.length === 0) return record;
   const out = { ...record };
   for (const k of keys) delete out[k];
+  out['verdict.redacted'] = keys;
+  return out;
+}
+
+/** The values of the claims the policy reads; `null` stands for a claim the identity lacks. */
+function policyClaims(claims: Readonly<Record<string, unknown>>, names: readonly string[] | undefined): Record<string, unknown> | undefined {
+  if (names === undefined || names.length === 0) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const n of names) out[n] = Object.hasOwn(claims, n) ? claims[n] : null;
   return out;
 }
 
@@ -68,6 +82,8 @@ export function decisionRecord(i: DecisionRecordInput): AuditRecord {
     'user.email': principal?.email,
     'user.roles': principal && principal.groups.length > 0 ? principal.groups : undefined,
     'verdict.issuer': principal?.issuer,
+    'verdict.auth_time': principal?.authTime,
+    'verdict.claims': principal ? policyClaims(principal.claims, i.claimNames) : undefined,
     'verdict.tailnet.node': i.tailnet?.node,
     'verdict.tailnet.user': i.tailnet?.user,
     'verdict.tailnet.tags': i.tailnet && i.tailnet.tags.length > 0 ? i.tailnet.tags : undefined,
@@ -79,6 +95,8 @@ export function decisionRecord(i: DecisionRecordInput): AuditRecord {
     'client.address': f?.sourceIp,
     'client.port': f?.sourcePort,
     'http.request.id': f?.requestId,
+    // The route Envoy bound the request to (context_extensions), when it did.
+    'verdict.envoy_route': f?.routeId,
     'network.protocol.name': f?.protocol,
   };
   // Session ids are bearer-like: the record keeps a hash that correlates, never the id.

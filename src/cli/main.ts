@@ -3,6 +3,7 @@ import { auditQuery, auditVerify } from './audit.js';
 import { envoyConfig } from './envoy-config.js';
 import { explain } from './explain.js';
 import { err, out } from './io.js';
+import { replay } from './replay.js';
 import { serve } from './serve.js';
 import { test } from './test.js';
 import { validate } from './validate.js';
@@ -16,6 +17,8 @@ const USAGE = `usage: verdict <command> [options]
   audit verify FILE... [--key PUBLIC.pem|JWKS]   check the hash chain and checkpoints of an audit trail
   audit query FILE... [--user U] [--route R] [--decision allow|deny] [--reason CODE] [--since T] [--until T]
                                              print matching records (JSON lines)
+  replay   --policies DIR AUDIT_FILE... [--config FILE] [--format text|json] [--examples N]
+                                             decide recorded decisions again under DIR; exit 1 if any flips
   envoy-config [--config FILE] [--snippets]  print an Envoy bootstrap (YAML) for the policy routes,
                                              or the filter, cluster and per-route pieces for an existing Envoy`;
 
@@ -39,6 +42,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         reason: { type: 'string' },
         since: { type: 'string' },
         until: { type: 'string' },
+        format: { type: 'string' },
+        examples: { type: 'string' },
       },
     });
   } catch (e) {
@@ -76,6 +81,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       err('verdict audit: use `audit verify FILE...` or `audit query FILE...`');
       return 2;
     }
+    case 'replay':
+      return replay(positionals, { config: values.config, policies: values.policies, format: values.format, examples: values.examples });
     case 'envoy-config':
       return noPositionals() ? envoyConfig(values.config, values.snippets ?? false) : 2;
     default:

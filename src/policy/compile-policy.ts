@@ -4,6 +4,7 @@ import { compileSchema } from '../schema-validator.js';
 import { RuleCompileError, pointerJoin } from './compile-error.js';
 import { compileMatch, type MatchSpec } from './compile-match.js';
 import { normalizeHost } from './host-pattern.js';
+import { claimNames } from './claim-names.js';
 import { compileRule } from './compile-rule.js';
 import { RouteIndex } from './index/route-index.js';
 import type { CompileEnv } from './criteria/criterion.js';
@@ -99,5 +100,6 @@ export function compilePolicy(sources: readonly PolicySource[], env: CompileEnv)
   const hash = sha256(files.map((f) => `${f.name}\0${f.sha256}\n`).join(''));
   const hosts = new Set<string>();
   for (const r of routes) for (const h of (r.source.match as MatchSpec | undefined)?.hosts ?? []) if (!h.startsWith('*.')) hosts.add(normalizeHost(h));
-  return { ok: true, policy: Object.freeze({ routes: Object.freeze(routes), byId, index: new RouteIndex(routes), hash, files: Object.freeze(files), hosts }) };
+  const claims = claimNames(routes.map((r) => r.source));
+  return { ok: true, policy: Object.freeze({ routes: Object.freeze(routes), byId, index: new RouteIndex(routes), hash, files: Object.freeze(files), hosts, claimNames: claims }) };
 }

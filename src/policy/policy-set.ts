@@ -29,4 +29,6 @@ export interface PolicySet {
   readonly files: readonly { readonly name: string; readonly sha256: string }[];
   /** Every exact host named in a route's `match.hosts`: Verdict's own hosts for login callbacks. */
   readonly hosts: ReadonlySet<string>;
+  /** Claims the `claim` criterion reads anywhere in the set: audited so replay can decide again. */
+  readonly claimNames: readonly string[];
 }
