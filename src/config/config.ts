@@ -5,6 +5,8 @@ export interface JwtIssuerConfig {
   readonly audiences: readonly string[];
   readonly algorithms: readonly string[];
   readonly groups_claim: string;
+  /** Trust `email` without `email_verified: true` (the issuer only ever issues verified emails). */
+  readonly assume_email_verified: boolean;
   readonly clock_skew: string;
   readonly jwks_cooldown: string;
   readonly jwks_timeout: string;
@@ -25,6 +27,7 @@ export interface OidcConfig {
   readonly allowed_return_hosts: readonly string[];
   readonly post_logout_redirect: string;
   readonly groups_claim: string;
+  readonly assume_email_verified: boolean;
   readonly claims_refresh_interval: string;
   readonly login_timeout: string;
   readonly allow_insecure_http: boolean;

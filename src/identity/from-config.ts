@@ -18,6 +18,7 @@ export function jwtIssuers(config: Config): JwtIssuer[] {
     audiences: j.audiences,
     algorithms: j.algorithms,
     groupsClaim: j.groups_claim,
+    assumeEmailVerified: j.assume_email_verified,
     clockSkewSeconds: Math.round(ms(j.clock_skew) / 1000),
     jwksCooldownMs: ms(j.jwks_cooldown),
     jwksTimeoutMs: ms(j.jwks_timeout),

@@ -5,6 +5,8 @@ export interface JwtIssuer {
   readonly audiences: readonly string[];
   readonly algorithms: readonly string[];
   readonly groupsClaim: string;
+  /** Emails of this issuer count without `email_verified: true` (config opt-in). */
+  readonly assumeEmailVerified?: boolean;
   readonly clockSkewSeconds: number;
   /** Minimum time between two JWKS fetches, also when a token names an unknown `kid`. */
   readonly jwksCooldownMs: number;

@@ -86,7 +86,7 @@ export class JwtVerifier {
     } catch (e) {
       return invalidToken(describeJoseError(e));
     }
-    const principal = claimsToPrincipal('jwt', payload, issuer.config.groupsClaim);
+    const principal = claimsToPrincipal('jwt', payload, { groupsClaim: issuer.config.groupsClaim, assumeEmailVerified: issuer.config.assumeEmailVerified });
     if (typeof principal === 'string') return invalidToken(principal);
 
     const ttl = Math.min(principal.expiresAt! * 1000 - nowMs, this.#options.cacheMaxTtlMs);

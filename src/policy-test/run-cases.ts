@@ -57,7 +57,7 @@ export function decideCase(policy: PolicySet, c: TestCase, requireRouteId: boole
   if (!built.ok) return denial(400, [built.reason], built.facts.routeId, built.detail);
   let principal;
   if (c.identity) {
-    const p = claimsToPrincipal('jwt', { iss: TEST_ISSUER, ...c.identity }, 'groups');
+    const p = claimsToPrincipal('jwt', { iss: TEST_ISSUER, ...c.identity }, { groupsClaim: 'groups' });
     if (typeof p === 'string') throw new Error(p);
     principal = p;
   }

@@ -57,7 +57,25 @@ function matcherKey(arg: Record<string, unknown>, keys: readonly string[], point
   return found[0]!;
 }
 
-export function compileStringMatcher(arg: unknown, pointer: string): StringTest {
+/**
+ * Case folding for values that compare case-insensitively (emails, domains, groups): the
+ * policy's literals are folded once at load, the request's value per test. A regex sees
+ * the folded (lower-case) value.
+ */
+const fold = (s: string): string => s.toLowerCase();
+const foldArg = (arg: unknown): unknown => {
+  if (typeof arg === 'string') return fold(arg);
+  if (Array.isArray(arg)) return arg.map((x) => (typeof x === 'string' ? fold(x) : x));
+  return arg;
+};
+
+/** A string matcher; with `caseInsensitive`, literals and value compare lower-cased. */
+export function compileStringMatcher(arg: unknown, pointer: string, caseInsensitive = false): StringTest {
+  if (caseInsensitive) {
+    const obj = typeof arg === 'string' ? arg : Object.fromEntries(Object.entries(arg as Record<string, unknown>).map(([k, v]) => [k, k === 'matches' ? v : foldArg(v)]));
+    const test = compileStringMatcher(typeof obj === 'string' ? fold(obj) : obj, pointer, false);
+    return (v) => test(v === undefined ? undefined : fold(v));
+  }
   if (typeof arg === 'string') return (v) => v === arg;
   const obj = arg as Record<string, unknown>;
   const key = matcherKey(obj, STRING_MATCHER_KEYS, pointer);
@@ -97,7 +115,13 @@ export function compileStringMatcher(arg: unknown, pointer: string): StringTest 
   }
 }
 
-export function compileListMatcher(arg: unknown, pointer: string): ListTest {
+/** A list matcher; with `caseInsensitive`, literals and list items compare lower-cased. */
+export function compileListMatcher(arg: unknown, pointer: string, caseInsensitive = false): ListTest {
+  if (caseInsensitive) {
+    const folded = Object.fromEntries(Object.entries(arg as Record<string, unknown>).map(([k, v]) => [k, k === 'name' ? v : foldArg(v)]));
+    const test = compileListMatcher(folded, pointer, false);
+    return (list) => test(list.map(fold));
+  }
   const obj = arg as Record<string, unknown>;
   const key = matcherKey(obj, LIST_MATCHER_KEYS, pointer);
   const val = obj[key];

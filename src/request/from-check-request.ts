@@ -57,7 +57,9 @@ export function factsFromCheckRequest(req: CheckRequestLike, options: FactsOptio
   const routeId = attrs.context_extensions?.route;
   const rawHost = http?.host || headers.get(':authority') || headers.get('host') || '';
   const rawPath = http?.path || headers.get(':path') || '';
-  const method = http?.method || headers.get(':method') || '';
+  // Methods are matched upper-cased: a deny on DELETE must also catch `delete`, which
+  // many upstream frameworks treat as DELETE.
+  const method = (http?.method || headers.get(':method') || '').toUpperCase();
   const host = normalizeRequestHost(rawHost);
   const p = normalizePath(rawPath);
   // One object shape for every request (fixed property order): keeps property access monomorphic.

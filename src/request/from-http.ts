@@ -56,7 +56,8 @@ function build(original: Original, headers: Map<string, string>, sourceIp: strin
   const p = normalizePath(original.target);
   const q = original.target.indexOf('?');
   const facts: RequestFacts = {
-    method: original.method,
+    // Upper-cased like in gRPC mode: a deny on DELETE also catches `delete`.
+    method: original.method.toUpperCase(),
     scheme: original.scheme,
     host: host ?? '',
     path: p.ok ? p.path : q < 0 ? original.target : original.target.slice(0, q),

@@ -15,9 +15,9 @@ import type { SessionRecord, SessionStore } from './session-store.js';
  * The identity of a session. The login time is the IdP's `auth_time`, else the moment of
  * the login: refreshed ID tokens carry a newer `iat`, which must not reset `session_age`.
  */
-function principalOf(record: SessionRecord, groupsClaim: string): IdentityResult {
+function principalOf(record: SessionRecord, oidc: OidcConfig): IdentityResult {
   const authTime = typeof record.claims.auth_time === 'number' ? record.claims.auth_time : Math.floor(record.createdAt / 1000);
-  const p = claimsToPrincipal('session', { ...record.claims, iss: record.issuer, sub: record.subject, auth_time: authTime, exp: Math.floor(record.expiresAt / 1000) }, groupsClaim);
+  const p = claimsToPrincipal('session', { ...record.claims, iss: record.issuer, sub: record.subject, auth_time: authTime, exp: Math.floor(record.expiresAt / 1000) }, { groupsClaim: oidc.groups_claim, assumeEmailVerified: oidc.assume_email_verified });
   return typeof p === 'string' ? invalidSession(p) : { kind: 'principal', principal: { ...p, sessionId: record.sid } };
 }
 
@@ -165,7 +165,7 @@ export class WebSessions {
       record = { ...record, lastSeen: nowMs };
       await this.#o.store.put(record);
     }
-    return principalOf(record, this.#o.oidc.groups_claim);
+    return principalOf(record, this.#o.oidc);
   }
 
   /** One refresh per session at a time; a failed refresh ends the session. */
@@ -259,7 +259,7 @@ export class WebSessions {
       headers: [['location', safeReturnUrl(String(login.r), [])], ['set-cookie', setCookie(this.#o.session.cookie_name, cookie, Math.floor(this.#maxAgeMs / 1000), this.#o.session.cookie_domain)], ...clear],
       reasons: ['login-callback'],
       detail: 'login completed, session created',
-      identity: principalOf(record, this.#o.oidc.groups_claim),
+      identity: principalOf(record, this.#o.oidc),
     };
   }
 
@@ -276,7 +276,7 @@ export class WebSessions {
     let identity: IdentityResult = NO_IDENTITY;
     if (sealed && typeof sealed.sid === 'string') {
       const record = await this.#o.store.get(sealed.sid);
-      if (record) identity = principalOf(record, this.#o.oidc.groups_claim);
+      if (record) identity = principalOf(record, this.#o.oidc);
       await this.#o.store.delete(sealed.sid);
     }
     const back = safeReturnUrl(new URLSearchParams(facts.query).get('return_to') ?? this.#o.oidc.post_logout_redirect, this.#o.oidc.allowed_return_hosts);

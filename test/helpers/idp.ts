@@ -52,7 +52,7 @@ export class TestIssuer {
     const kid = opts.kid ?? [...this.keys.keys()][0]!;
     const key = this.keys.get(kid);
     if (!key) throw new Error(`no key ${kid}`);
-    const jwt = new SignJWT({ sub: 'alice', email: 'alice@example.com', groups: ['sre'], ...claims })
+    const jwt = new SignJWT({ sub: 'alice', email: 'alice@example.com', email_verified: true, groups: ['sre'], ...claims })
       .setProtectedHeader({ alg: key.alg, kid, typ: 'JWT', ...opts.header })
       .setIssuer(typeof claims.iss === 'string' ? claims.iss : this.issuer)
       .setAudience((claims.aud as string | string[] | undefined) ?? 'verdict')

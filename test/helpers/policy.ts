@@ -35,7 +35,7 @@ export function facts(over: Partial<RequestFacts> & { headerList?: Record<string
 }
 
 export function principal(claims: Record<string, unknown> = {}): Principal {
-  const p = claimsToPrincipal('jwt', { iss: 'https://idp.test', sub: 'alice', ...claims }, 'groups');
+  const p = claimsToPrincipal('jwt', { iss: 'https://idp.test', sub: 'alice', email_verified: true, ...claims }, { groupsClaim: 'groups' });
   if (typeof p === 'string') throw new Error(p);
   return p;
 }

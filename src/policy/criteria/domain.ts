@@ -1,10 +1,10 @@
 import { stringCriterion } from './string-criterion.js';
 
-/** Domain part of a verified email, lower case (domains are case-insensitive). */
+/** Domain part of a verified email (the identity only holds emails with exactly one `@`), lower case. */
 export function emailDomain(email: string | undefined): string | undefined {
   if (email === undefined) return undefined;
-  const at = email.lastIndexOf('@');
-  return at < 0 ? undefined : email.slice(at + 1).toLowerCase();
+  const at = email.indexOf('@');
+  return at < 0 || email.indexOf('@', at + 1) >= 0 ? undefined : email.slice(at + 1).toLowerCase();
 }
 
-export const domain = stringCriterion('domain', true, 'domain part of the verified email (lower case), string matcher', (ctx) => emailDomain(ctx.principal!.email));
+export const domain = stringCriterion('domain', true, 'domain part of the verified email (compared case-insensitively), string matcher', (ctx) => emailDomain(ctx.principal!.email), false, true);

@@ -3,7 +3,7 @@ import { compileStringMatcher, stringMatcherSchema } from '../matchers.js';
 import type { Criterion } from './criterion.js';
 
 /** A criterion that applies a string matcher to one value of the request or identity. */
-export function stringCriterion(name: string, needsIdentity: boolean, summary: string, value: (ctx: EvalContext) => string | undefined, needsTailnet = false): Criterion {
+export function stringCriterion(name: string, needsIdentity: boolean, summary: string, value: (ctx: EvalContext) => string | undefined, needsTailnet = false, caseInsensitive = false): Criterion {
   return {
     name,
     needsIdentity,
@@ -11,7 +11,7 @@ export function stringCriterion(name: string, needsIdentity: boolean, summary: s
     summary,
     argumentSchema: stringMatcherSchema(),
     compile(arg, pointer) {
-      const test = compileStringMatcher(arg, pointer);
+      const test = compileStringMatcher(arg, pointer, caseInsensitive);
       return (ctx) => test(value(ctx));
     },
   };

@@ -181,4 +181,22 @@ describe('JWT verification refuses every classic attack', () => {
     assert.equal(r.kind, 'principal');
     assert.equal((r as { principal: { email: unknown } }).principal.email, undefined);
   });
+
+  it('an email counts only with email_verified boolean true, unless the issuer opts in', async () => {
+    const emailOf = async (v: JwtVerifier, claims: Record<string, unknown>) => {
+      const r = await v.verify(await idp.token({ sub: 'u', email: 'X@Example.com', ...claims }), now());
+      assert.equal(r.kind, 'principal');
+      return (r as { principal: { email: unknown } }).principal.email;
+    };
+    assert.equal(await emailOf(verifier, { email_verified: true }), 'x@example.com', 'held lower-cased');
+    for (const v of ['true', 1, null, 'yes']) assert.equal(await emailOf(verifier, { email_verified: v }), undefined, JSON.stringify(v));
+    assert.equal(await emailOf(verifier, { email_verified: undefined }), undefined, 'missing claim');
+    assert.equal(await emailOf(verifier, { email_verified: true, email: 'attacker@evil.com@example.com' }), undefined, 'two @ is no email');
+    const trusting = new JwtVerifier(
+      [{ issuer: idp.issuer, jwksUri: idp.jwksUri, audiences: ['verdict'], algorithms: ['RS256', 'ES256'], groupsClaim: 'groups', assumeEmailVerified: true, clockSkewSeconds: 30, jwksCooldownMs: 30_000, jwksTimeoutMs: 2000 }],
+      { maxTokenBytes: 4096, cacheSize: 10, cacheMaxTtlMs: 60_000 },
+    );
+    assert.equal(await emailOf(trusting, { email_verified: undefined }), 'x@example.com', 'assume_email_verified: a missing claim is fine');
+    assert.equal(await emailOf(trusting, { email_verified: false }), undefined, 'an explicit false still drops the email');
+  });
 });

@@ -43,6 +43,16 @@ const table: Record<string, Row[]> = {
     { rule: { email: 'alice@example.com' }, who: { ...alice, email_verified: false }, status: 403, reasons: ['email-unauthorized'] },
     { rule: { email: { not_in: ['x@example.com'] } }, who: { sub: 'n' }, status: 200, reasons: ['email-ok'] },
     { rule: { email: 'alice@example.com' }, who: 'anonymous', status: 401, reasons: ['user-unauthenticated'] },
+    // Case: emails compare case-insensitively, whichever side has the capitals.
+    { rule: { email: 'alice@example.com' }, who: { ...alice, email: 'Alice@Example.COM' }, status: 200, reasons: ['email-ok'] },
+    { rule: { email: { in: ['ALICE@example.com'] } }, status: 200, reasons: ['email-ok'] },
+    { rule: { email: { not_in: ['mallory@example.com'] } }, who: { sub: 'm', email: 'Mallory@Example.com' }, status: 403, reasons: ['email-unauthorized'] },
+    { rule: { email: { ends_with: '@EXAMPLE.com' } }, status: 200, reasons: ['email-ok'] },
+    // email_verified: only boolean true vouches for the email.
+    ...(['true', 1, null, undefined, 'yes'] as unknown[]).map((v): Row => ({ rule: { email: 'alice@example.com' }, who: { ...alice, email_verified: v }, status: 403, reasons: ['email-unauthorized'] })),
+    // Exactly one @: anything else is no email at all.
+    { rule: { email: { ends_with: '@example.com' } }, who: { sub: 'x', email: 'attacker@evil.com@example.com' }, status: 403, reasons: ['email-unauthorized'] },
+    { rule: { email: { not_in: ['x@example.com'] } }, who: { sub: 'x', email: 'noatsign' }, status: 200, reasons: ['email-ok'] },
   ],
   domain: [
     { rule: { domain: 'example.com' }, status: 200, reasons: ['domain-ok'] },
@@ -50,6 +60,11 @@ const table: Record<string, Row[]> = {
     { rule: { domain: { in: ['example.org'] } }, status: 403, reasons: ['domain-unauthorized'] },
     { rule: { domain: 'example.com' }, who: { sub: 'a', email: 'a@example.com', email_verified: false }, status: 403, reasons: ['domain-unauthorized'] },
     { rule: { domain: 'example.com' }, who: 'anonymous', status: 401, reasons: ['user-unauthenticated'] },
+    { rule: { domain: 'EXAMPLE.com' }, status: 200, reasons: ['domain-ok'] },
+    { rule: { domain: { not_in: ['evil.com'] } }, who: { sub: 'm', email: 'm@EVIL.com' }, status: 403, reasons: ['domain-unauthorized'] },
+    { rule: { domain: 'example.com' }, who: { sub: 'x', email: 'attacker@evil.com@example.com' }, status: 403, reasons: ['domain-unauthorized'] },
+    { rule: { domain: 'example.com' }, who: { sub: 'x', email: '@example.com' }, status: 403, reasons: ['domain-unauthorized'] },
+    { rule: { domain: 'example.com' }, who: { sub: 'x', email: 'a@example.com', email_verified: 'true' }, status: 403, reasons: ['domain-unauthorized'] },
   ],
   groups: [
     { rule: { groups: { has: 'sre' } }, status: 200, reasons: ['groups-ok'] },
@@ -61,6 +76,11 @@ const table: Record<string, Row[]> = {
     { rule: { groups: { exclude: 'contractors' } }, status: 200, reasons: ['groups-ok'] },
     { rule: { groups: { exclude: 'dev' } }, status: 403, reasons: ['groups-unauthorized'] },
     { rule: { groups: { has: 'sre' } }, who: 'anonymous', status: 401, reasons: ['user-unauthenticated'] },
+    // One rule for groups: case-insensitive, in both directions.
+    { rule: { groups: { has: 'banned' } }, who: { sub: 'm', groups: ['Banned'] }, status: 200, reasons: ['groups-ok'] },
+    { rule: { groups: { exclude: 'banned' } }, who: { sub: 'm', groups: ['BANNED'] }, status: 403, reasons: ['groups-unauthorized'] },
+    { rule: { groups: { has_any: ['SRE'] } }, status: 200, reasons: ['groups-ok'] },
+    { rule: { groups: { has_all: ['Sre', 'DEV'] } }, status: 200, reasons: ['groups-ok'] },
   ],
   claim: [
     { rule: { claim: { name: 'team', has: 'platform' } }, status: 200, reasons: ['claim-ok'] },

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { authClient, envoyCheckRequest } from '../helpers/envoy-client.js';
+import { httpRequest } from '../helpers/http.js';
+import { TestIssuer } from '../helpers/idp.js';
+
+// Deny lists keyed on email, domain, group and method; allow by company domain.
+const POLICY = {
+  version: 1,
+  routes: [
+    {
+      id: 'app',
+      match: { hosts: ['app.example.com'], path_prefix: '/' },
+      allow: { domain: { is: 'company.com' } },
+      deny: {
+        or: [
+          { email: { in: ['mallory@company.com'] } },
+          { groups: { has: 'banned' } },
+          { http_method: { in: ['DELETE'] } },
+        ],
+      },
+    },
+  ],
+};
+
+describe('identity claims: email_verified, case, one @ (gRPC and HTTP modes)', () => {
+  let idp: TestIssuer;
+  let t: TestApp;
+  let grpc: ReturnType<typeof authClient>;
+  let base: string;
+
+  before(async () => {
+    idp = await TestIssuer.start(['ES256']);
+    t = await startTestApp(
+      { 'app.json': POLICY },
+      { http: { listen: '127.0.0.1:0', trusted_proxies: ['127.0.0.1/32'] }, identity: { jwt: [{ issuer: idp.issuer, jwks_uri: idp.jwksUri, audiences: ['verdict'], algorithms: ['ES256'] }] } },
+    );
+    grpc = authClient(t.app.grpcPort);
+    base = `http://127.0.0.1:${t.app.httpPort}`;
+  });
+  after(async () => {
+    grpc.close();
+    await t.app.stop();
+    await idp.close();
+  });
+
+  /** The HTTP status each transport answers for one caller and method. */
+  async function statuses(claims: Record<string, unknown>, method = 'GET'): Promise<{ grpc: number; extAuthz: number; forwardAuth: number }> {
+    const token = await idp.token({ sub: 'u', email_verified: true, groups: [], ...claims });
+    const authorization = `Bearer ${token}`;
+    const g = await grpc.check(envoyCheckRequest({ method, host: 'app.example.com', path: '/x', headers: { authorization } }));
+    const grpcStatus = g.status?.code === 0 ? 200 : g.denied_response!.status!.code;
+    // Node's HTTP parser only takes upper-case methods; the lower-case one goes through forward-auth.
+    const e = await httpRequest(`${base}/ext-authz/x`, { method: method.toUpperCase(), headers: { host: 'app.example.com', authorization } });
+    const f = await httpRequest(`${base}/forward-auth`, { headers: { 'x-original-url': 'https://app.example.com/x', 'x-original-method': method, authorization } });
+    return { grpc: grpcStatus, extAuthz: e.status, forwardAuth: f.status };
+  }
+  const all = (s: number) => ({ grpc: s, extAuthz: s, forwardAuth: s });
+
+  it('a verified company email is allowed (control)', async () => {
+    assert.deepEqual(await statuses({ email: 'ok@company.com' }), all(200));
+    assert.deepEqual(await statuses({ email: 'OK@Company.COM' }), all(200), 'domains compare case-insensitively');
+  });
+
+  it('email_verified other than boolean true: no email, no domain', async () => {
+    for (const v of ['true', 1, null, undefined]) {
+      assert.deepEqual(await statuses({ email: 'ok@company.com', email_verified: v }), all(403), JSON.stringify(v));
+    }
+  });
+
+  it('a deny on an email, a group or a method cannot be evaded by case', async () => {
+    assert.deepEqual(await statuses({ email: 'Mallory@Company.com' }), all(403));
+    assert.deepEqual(await statuses({ email: 'ok@company.com', groups: ['Banned'] }), all(403));
+    const lower = await statuses({ email: 'ok@company.com' }, 'delete');
+    assert.equal(lower.grpc, 403, 'gRPC: method delete');
+    assert.equal(lower.forwardAuth, 403, 'forward-auth: X-Original-Method delete');
+  });
+
+  it('an address with two @ is not an email at the last domain', async () => {
+    assert.deepEqual(await statuses({ email: 'attacker@evil.com@company.com' }), all(403));
+    assert.deepEqual(await statuses({ email: 'company.com' }), all(403), 'no @ at all');
+  });
+
+  it('the audit record names the normalized method and the lower-case email', async () => {
+    await statuses({ email: 'OK@Company.COM' }, 'delete');
+    await t.app.stop();
+    const recs = t.records().filter((r) => r['event.action'] === 'authorize');
+    assert.ok(recs.some((r) => r['http.request.method'] === 'DELETE' && r['user.email'] === 'ok@company.com' && r['http.response.status_code'] === 403));
+    assert.ok(!recs.some((r) => r['user.email'] === 'attacker@evil.com@company.com'), 'a non-email never reaches the record as an email');
+  });
+});
