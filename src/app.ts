@@ -125,7 +125,7 @@ export interface RunningVerdict {
   /** Health NOT_SERVING, in-flight checks finish (up to the grace period), audit flushed. */
   stop(reason?: string): Promise<void>;
   /** Re-reads the policy folder now (SIGHUP, tests). */
-  reload(): ReloadEvent;
+  reload(): Promise<ReloadEvent>;
 }
 
 export interface StartOptions {
@@ -291,8 +291,8 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     httpPort,
     policies,
     metrics,
-    reload() {
-      const event = policies.reload();
+    async reload() {
+      const event = await policies.reload();
       onReload(event);
       return event;
     },

@@ -2,6 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { VerdictError, type Problem } from '../errors.js';
 import { compilePolicy } from '../policy/compile-policy.js';
 import type { PolicySet } from '../policy/policy-set.js';
+import { PolicyParser, loadPolicyDirOffThread, runSliced } from './load-off-thread.js';
 import { readPolicyDir } from './read-policy-dir.js';
 
 export interface RouteDiff {
@@ -21,16 +22,30 @@ export function loadPolicyDir(dir: string): PolicySet {
   return result.policy;
 }
 
-export function diffRoutes(before: PolicySet, after: PolicySet): RouteDiff {
+/** The route ids added, removed and changed, one route per step (see runSliced). */
+export function* diffSteps(before: PolicySet, after: PolicySet): Generator<void, RouteDiff, void> {
   const added: string[] = [];
   const changed: string[] = [];
   for (const r of after.routes) {
     const old = before.byId.get(r.id);
     if (!old) added.push(r.id);
     else if (JSON.stringify(old.source) !== JSON.stringify(r.source)) changed.push(r.id);
+    yield;
   }
-  const removed = before.routes.filter((r) => !after.byId.has(r.id)).map((r) => r.id);
+  const removed: string[] = [];
+  for (const r of before.routes) {
+    if (!after.byId.has(r.id)) removed.push(r.id);
+    yield;
+  }
   return { added, removed, changed };
+}
+
+export function diffRoutes(before: PolicySet, after: PolicySet): RouteDiff {
+  const steps = diffSteps(before, after);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
 }
 
 /**
@@ -42,6 +57,8 @@ export class PolicyStore {
   readonly #dir: string;
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #queue: Promise<void> = Promise.resolve();
+  readonly #parser = new PolicyParser();
 
   constructor(dir: string, initial: PolicySet) {
     this.#dir = dir;
@@ -52,26 +69,42 @@ export class PolicyStore {
     return this.#current;
   }
 
-  /** Validates the whole folder again; swaps only if every file is valid. */
-  reload(): ReloadEvent {
+  /**
+   * Validates the whole folder again; swaps only if every file is valid. The work runs
+   * off the serving thread or in slices of a few milliseconds (load-off-thread.ts), and
+   * reloads run one after another, each reading the folder as it is then.
+   */
+  reload(): Promise<ReloadEvent> {
+    const next = this.#queue.then(() => this.#reloadOnce());
+    this.#queue = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  async #reloadOnce(): Promise<ReloadEvent> {
     const previous = this.#current;
     let next: PolicySet;
     try {
-      next = loadPolicyDir(this.#dir);
+      next = await loadPolicyDirOffThread(this.#dir, this.#parser);
     } catch (e) {
       const problems = e instanceof VerdictError && e.problems.length > 0 ? [...e.problems] : [{ file: this.#dir, pointer: '', message: (e as Error).message }];
       return { ok: false, problems, kept: previous };
     }
+    const diff = await runSliced(diffSteps(previous, next));
+    // One assignment: a request in flight keeps the snapshot it read.
     this.#current = next;
-    return { ok: true, policy: next, previous, diff: diffRoutes(previous, next) };
+    return { ok: true, policy: next, previous, diff };
   }
 
   /** Watches the folder; bursts of file events (editors, ConfigMap swaps) become one reload. */
   watch(debounceMs: number, onReload: (event: ReloadEvent) => void): void {
     if (this.#watcher) return;
+    this.#parser.warm();
     this.#watcher = watch(this.#dir, { persistent: false }, () => {
       clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => onReload(this.reload()), debounceMs);
+      this.#timer = setTimeout(() => void this.reload().then(onReload), debounceMs);
     });
     this.#watcher.on('error', () => {
       // The folder vanished or became unreadable: keep serving the set in force.
@@ -82,5 +115,6 @@ export class PolicyStore {
     clearTimeout(this.#timer);
     this.#watcher?.close();
     this.#watcher = undefined;
+    this.#parser.close();
   }
 }

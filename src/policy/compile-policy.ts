@@ -25,7 +25,7 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-interface RouteJson {
+export interface RouteJson {
   id: string;
   description?: string;
   to?: string;
@@ -37,69 +37,112 @@ interface RouteJson {
 }
 
 /**
- * Parses, validates and compiles a whole policy set. Pure: the caller reads the files.
- * Any problem in any file rejects the whole set, so a half-valid set never serves.
+ * One policy file after parsing and schema validation: its routes, or its problems.
+ * Plain data, so a worker thread can produce it and hand it over (policy-store).
  */
-export function compilePolicy(sources: readonly PolicySource[], env: CompileEnv): CompileResult {
-  const problems: Problem[] = [];
-  const routes: CompiledRoute[] = [];
-  const byId = new Map<string, CompiledRoute>();
-  const sorted = [...sources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+export interface ParsedFile {
+  readonly name: string;
+  readonly sha256: string;
+  readonly routes?: readonly RouteJson[];
+  readonly problems?: readonly Problem[];
+}
 
-  for (const src of sorted) {
+/** Parses and schema-checks every file, in name order (the order routes are tried in). */
+export function parseSources(sources: readonly PolicySource[]): ParsedFile[] {
+  const sorted = [...sources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return sorted.map((src) => {
+    const digest = sha256(src.text);
     let doc: unknown;
     try {
       doc = JSON.parse(src.text);
     } catch (e) {
-      problems.push({ file: src.name, pointer: '', message: `not valid JSON: ${(e as Error).message}` });
-      continue;
+      return { name: src.name, sha256: digest, problems: [{ file: src.name, pointer: '', message: `not valid JSON: ${(e as Error).message}` }] };
     }
     const schemaProblems = checkPolicySchema(doc);
-    if (schemaProblems.length > 0) {
-      for (const p of schemaProblems) problems.push({ file: src.name, ...p });
+    if (schemaProblems.length > 0) return { name: src.name, sha256: digest, problems: schemaProblems.map((p) => ({ file: src.name, ...p })) };
+    return { name: src.name, sha256: digest, routes: (doc as { routes: RouteJson[] }).routes };
+  });
+}
+
+function compileRoute(r: RouteJson, file: string, pointer: string, env: CompileEnv): CompiledRoute {
+  return Object.freeze({
+    id: r.id,
+    description: r.description,
+    to: r.to,
+    match: compileMatch(r.match, pointerJoin(pointer, 'match')),
+    allow: r.allow === undefined ? undefined : compileRule(r.allow, pointerJoin(pointer, 'allow'), env),
+    deny: r.deny === undefined ? undefined : compileRule(r.deny, pointerJoin(pointer, 'deny'), env),
+    shadow:
+      r.shadow === undefined
+        ? undefined
+        : {
+            allow: r.shadow.allow === undefined ? undefined : compileRule(r.shadow.allow, pointerJoin(pointerJoin(pointer, 'shadow'), 'allow'), env),
+            deny: r.shadow.deny === undefined ? undefined : compileRule(r.shadow.deny, pointerJoin(pointerJoin(pointer, 'shadow'), 'deny'), env),
+          },
+    file,
+    pointer,
+    source: Object.freeze(r as unknown as Record<string, unknown>),
+  });
+}
+
+/**
+ * Compiles parsed files one route per step, so that a caller on the serving thread can
+ * pause between steps (policy-store compiles a reload in slices of a few milliseconds).
+ * Any problem in any file rejects the whole set, so a half-valid set never serves.
+ */
+export function* compileSteps(files: readonly ParsedFile[], env: CompileEnv): Generator<void, CompileResult, void> {
+  const problems: Problem[] = [];
+  const routes: CompiledRoute[] = [];
+  const byId = new Map<string, CompiledRoute>();
+  const index = new RouteIndex();
+  const hosts = new Set<string>();
+  const claimSet = new Set<string>();
+  for (const file of files) {
+    if (file.problems) {
+      problems.push(...file.problems);
       continue;
     }
-    const list = (doc as { routes: RouteJson[] }).routes;
-    list.forEach((r, i) => {
+    const list = file.routes ?? [];
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i]!;
       const pointer = pointerJoin('/routes', i);
       try {
-        const route: CompiledRoute = Object.freeze({
-          id: r.id,
-          description: r.description,
-          to: r.to,
-          match: compileMatch(r.match, pointerJoin(pointer, 'match')),
-          allow: r.allow === undefined ? undefined : compileRule(r.allow, pointerJoin(pointer, 'allow'), env),
-          deny: r.deny === undefined ? undefined : compileRule(r.deny, pointerJoin(pointer, 'deny'), env),
-          shadow:
-            r.shadow === undefined
-              ? undefined
-              : {
-                  allow: r.shadow.allow === undefined ? undefined : compileRule(r.shadow.allow, pointerJoin(pointerJoin(pointer, 'shadow'), 'allow'), env),
-                  deny: r.shadow.deny === undefined ? undefined : compileRule(r.shadow.deny, pointerJoin(pointerJoin(pointer, 'shadow'), 'deny'), env),
-                },
-          file: src.name,
-          pointer,
-          source: Object.freeze(r as unknown as Record<string, unknown>),
-        });
+        const route = compileRoute(r, file.name, pointer, env);
         const dup = byId.get(r.id);
         if (dup) {
-          problems.push({ file: src.name, pointer: pointerJoin(pointer, 'id'), message: `route id ${JSON.stringify(r.id)} is already used at ${dup.file}:${dup.pointer}` });
-          return;
+          problems.push({ file: file.name, pointer: pointerJoin(pointer, 'id'), message: `route id ${JSON.stringify(r.id)} is already used at ${dup.file}:${dup.pointer}` });
+        } else {
+          byId.set(r.id, route);
+          index.add(route, routes.length);
+          routes.push(route);
+          for (const h of r.match?.hosts ?? []) if (!h.startsWith('*.')) hosts.add(normalizeHost(h));
+          for (const c of claimNames([route.source])) claimSet.add(c);
         }
-        byId.set(r.id, route);
-        routes.push(route);
       } catch (e) {
-        if (e instanceof RuleCompileError) problems.push({ file: src.name, pointer: e.pointer, message: e.message });
+        if (e instanceof RuleCompileError) problems.push({ file: file.name, pointer: e.pointer, message: e.message });
         else throw e;
       }
-    });
+      yield;
+    }
   }
   if (problems.length > 0) return { ok: false, problems };
 
-  const files = sorted.map((s) => Object.freeze({ name: s.name, sha256: sha256(s.text) }));
-  const hash = sha256(files.map((f) => `${f.name}\0${f.sha256}\n`).join(''));
-  const hosts = new Set<string>();
-  for (const r of routes) for (const h of (r.source.match as MatchSpec | undefined)?.hosts ?? []) if (!h.startsWith('*.')) hosts.add(normalizeHost(h));
-  const claims = claimNames(routes.map((r) => r.source));
-  return { ok: true, policy: Object.freeze({ routes: Object.freeze(routes), byId, index: new RouteIndex(routes), hash, files: Object.freeze(files), hosts, claimNames: claims }) };
+  const fileList = files.map((f) => Object.freeze({ name: f.name, sha256: f.sha256 }));
+  const hash = sha256(fileList.map((f) => `${f.name}\0${f.sha256}\n`).join(''));
+  index.seal(routes);
+  const claims = Object.freeze([...claimSet].sort());
+  return { ok: true, policy: Object.freeze({ routes: Object.freeze(routes), byId, index, hash, files: Object.freeze(fileList), hosts, claimNames: claims }) };
+}
+
+/** Runs steps to the end without pausing. */
+export function runSteps<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Parses, validates and compiles a whole policy set. Pure: the caller reads the files. */
+export function compilePolicy(sources: readonly PolicySource[], env: CompileEnv): CompileResult {
+  return runSteps(compileSteps(parseSources(sources), env));
 }

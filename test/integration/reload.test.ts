@@ -7,6 +7,14 @@ import { loadPolicyDir } from '../../src/policy-store/policy-store.js';
 import { startTestApp } from '../helpers/app.js';
 import { authClient, envoyCheckRequest } from '../helpers/envoy-client.js';
 
+async function until(ok: () => boolean, boundMs: number, what: string): Promise<void> {
+  const end = Date.now() + boundMs;
+  while (!ok()) {
+    if (Date.now() > end) assert.fail(`${what}: not within ${boundMs} ms`);
+    await sleep(10);
+  }
+}
+
 const version = (allow: unknown) => ({ version: 1, routes: [{ id: 'app', match: { hosts: ['app.example.com'] }, allow }] });
 const OPEN = version({ accept: true });
 const CLOSED = version({ http_method: 'POST' });
@@ -42,15 +50,20 @@ describe('hot reload while requests flow', () => {
       for (let i = 0; i < 6; i++) {
         const doc = i % 2 === 0 ? CLOSED : OPEN;
         put(doc);
-        expected.set(loadPolicyDir(t.policiesDir).hash, doc === OPEN ? 200 : 403);
-        await sleep(200);
-        assert.equal(t.app.policies.current.hash, loadPolicyDir(t.policiesDir).hash, `reload ${i} took effect`);
+        const hash = loadPolicyDir(t.policiesDir).hash;
+        expected.set(hash, doc === OPEN ? 200 : 403);
+        // Reload reads and parses on a worker thread: poll for the swap, with a bound.
+        await until(() => t.app.policies.current.hash === hash, 10_000, `reload ${i} took effect`);
       }
       const before = t.app.policies.current.hash;
       put('{"version": 1, "routes": [ { "id": "app", "allow": { "nope": true } } ] }');
-      await sleep(200);
+      const rejectedOnce = async () => /result="rejected"} 1/.test(await t.app.metrics.registry.getSingleMetricAsString('verdict_policy_reloads_total'));
+      const end = Date.now() + 10_000;
+      while (!(await rejectedOnce())) {
+        if (Date.now() > end) assert.fail('the broken file was not rejected within 10 s');
+        await sleep(10);
+      }
       assert.equal(t.app.policies.current.hash, before, 'a broken file does not take effect');
-      await sleep(100);
     } finally {
       running = false;
       await Promise.all(workers);

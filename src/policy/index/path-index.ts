@@ -9,7 +9,7 @@ import type { MatchSpec } from '../compile-match.js';
 export class PathIndex {
   readonly #exact = new Map<string, number[]>();
   readonly #prefixes = new Map<string, number[]>();
-  #lengths: number[] = [];
+  readonly #lengths: number[] = [];
   readonly #regex: number[] = [];
 
   add(position: number, spec: MatchSpec): void {
@@ -17,14 +17,13 @@ export class PathIndex {
     else if (spec.path_regex !== undefined) this.#regex.push(position);
     else {
       const prefix = spec.path_prefix ?? '';
-      if (!this.#prefixes.has(prefix)) this.#lengths.push(prefix.length);
+      if (!this.#lengths.includes(prefix.length)) {
+        // Kept sorted as it grows: there are few distinct lengths.
+        const at = this.#lengths.findIndex((l) => l > prefix.length);
+        this.#lengths.splice(at < 0 ? this.#lengths.length : at, 0, prefix.length);
+      }
       push(this.#prefixes, prefix, position);
     }
-  }
-
-  /** Call once after the last `add`. */
-  seal(): void {
-    this.#lengths = [...new Set(this.#lengths)].sort((a, b) => a - b);
   }
 
   /** Appends every route that may match `path` (a superset; the caller verifies). */

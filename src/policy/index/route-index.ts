@@ -13,33 +13,33 @@ import { PathIndex } from './path-index.js';
  * is exactly the linear first-match scan's (a property test holds the two equal).
  */
 export class RouteIndex {
-  readonly #routes: readonly CompiledRoute[];
+  #routes: readonly CompiledRoute[] = [];
   readonly #anyHost = new PathIndex();
   readonly #exact = new Map<string, PathIndex>();
   readonly #suffix = new Map<string, PathIndex>();
 
-  constructor(routes: readonly CompiledRoute[]) {
+  /** Adds the route at `position` of the route list (positions ascend). */
+  add(route: CompiledRoute, position: number): void {
+    if (route.match === undefined) return; // reachable only by id
+    const spec = (route.source.match ?? {}) as MatchSpec;
+    if (spec.hosts === undefined) {
+      this.#anyHost.add(position, spec);
+      return;
+    }
+    const seen = new Set<string>();
+    for (const h of spec.hosts) {
+      const n = normalizeHost(h);
+      if (seen.has(n)) continue;
+      seen.add(n);
+      // `*.example.com` matches names ending in `.example.com`, never example.com itself.
+      if (n.startsWith('*.')) bucket(this.#suffix, n.slice(1)).add(position, spec);
+      else bucket(this.#exact, n).add(position, spec);
+    }
+  }
+
+  /** Call once after the last `add`, with the full route list. */
+  seal(routes: readonly CompiledRoute[]): void {
     this.#routes = routes;
-    routes.forEach((route, position) => {
-      if (route.match === undefined) return; // reachable only by id
-      const spec = (route.source.match ?? {}) as MatchSpec;
-      if (spec.hosts === undefined) {
-        this.#anyHost.add(position, spec);
-        return;
-      }
-      const seen = new Set<string>();
-      for (const h of spec.hosts) {
-        const n = normalizeHost(h);
-        if (seen.has(n)) continue;
-        seen.add(n);
-        // `*.example.com` matches names ending in `.example.com`, never example.com itself.
-        if (n.startsWith('*.')) bucket(this.#suffix, n.slice(1)).add(position, spec);
-        else bucket(this.#exact, n).add(position, spec);
-      }
-    });
-    this.#anyHost.seal();
-    for (const b of this.#exact.values()) b.seal();
-    for (const b of this.#suffix.values()) b.seal();
   }
 
   lookup(facts: RequestFacts): CompiledRoute | undefined {

@@ -1,0 +1,112 @@
+import { Worker } from 'node:worker_threads';
+import { VerdictError, type Problem } from '../errors.js';
+import { compileSteps, type ParsedFile, type RouteJson } from '../policy/compile-policy.js';
+import type { PolicySet } from '../policy/policy-set.js';
+
+/** Longest stretch of compile work between two turns of the event loop. */
+const SLICE_MS = 4;
+
+/**
+ * Runs steps in slices of a few milliseconds, yielding to the event loop between
+ * slices, so checks and health probes keep being answered while a large set compiles.
+ */
+export async function runSliced<T>(steps: Generator<void, T, void>, sliceMs = SLICE_MS): Promise<T> {
+  let deadline = performance.now() + sliceMs;
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() >= deadline) {
+      await new Promise((resolve) => setImmediate(resolve));
+      deadline = performance.now() + sliceMs;
+    }
+  }
+}
+
+type WorkerMessage = { id: number } & (
+  | { type: 'file'; name: string; sha256: string; problems?: Problem[]; hasRoutes: boolean }
+  | { type: 'routes'; routes: RouteJson[] }
+  | { type: 'done' }
+  | { type: 'failed'; problems: Problem[] }
+);
+
+interface Pending {
+  readonly files: { name: string; sha256: string; problems?: Problem[]; routes?: RouteJson[] }[];
+  resolve(files: ParsedFile[]): void;
+  reject(e: Error): void;
+}
+
+/**
+ * Reads, parses and schema-checks policy folders on one worker thread (policy-worker.ts),
+ * started on first use and kept. A worker that fails fails the parses in flight (their
+ * reloads are rejected; the set in force stays) and is started again on the next one.
+ */
+export class PolicyParser {
+  #worker: Worker | undefined;
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+
+  parse(dir: string): Promise<ParsedFile[]> {
+    const worker = this.#start();
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { files: [], resolve, reject });
+      worker.postMessage({ id, dir });
+    });
+  }
+
+  /** Starts the worker now, so the first reload does not wait for it. */
+  warm(): void {
+    this.#start();
+  }
+
+  close(): void {
+    const w = this.#worker;
+    this.#worker = undefined;
+    this.#failAll(w, 'policy reader stopped');
+    void w?.terminate();
+  }
+
+  #start(): Worker {
+    if (this.#worker) return this.#worker;
+    const worker = new Worker(new URL('./policy-worker.js', import.meta.url));
+    worker.unref();
+    worker.on('message', (m: WorkerMessage) => this.#onMessage(m));
+    worker.on('error', (e) => this.#failAll(worker, `policy reader failed: ${e.message}`));
+    worker.on('exit', (code) => this.#failAll(worker, `policy reader exited (code ${code})`));
+    this.#worker = worker;
+    return worker;
+  }
+
+  #onMessage(m: WorkerMessage): void {
+    const p = this.#pending.get(m.id);
+    if (!p) return;
+    if (m.type === 'file') p.files.push({ name: m.name, sha256: m.sha256, problems: m.problems, routes: m.hasRoutes ? [] : undefined });
+    else if (m.type === 'routes') p.files[p.files.length - 1]!.routes!.push(...m.routes);
+    else {
+      this.#pending.delete(m.id);
+      if (m.type === 'done') p.resolve(p.files);
+      else p.reject(new VerdictError('POLICY_INVALID', 'invalid policy', { problems: m.problems }));
+    }
+  }
+
+  #failAll(worker: Worker | undefined, message: string): void {
+    if (worker !== undefined && this.#worker === worker) this.#worker = undefined;
+    for (const [id, p] of this.#pending) {
+      this.#pending.delete(id);
+      p.reject(new VerdictError('POLICY_UNREADABLE', message, { problems: [{ file: '(policy reader)', pointer: '', message }] }));
+    }
+  }
+}
+
+/**
+ * Loads a policy folder for a reload without blocking the serving thread for more than
+ * a few milliseconds: reading, parsing and schema checks run on a worker thread; the
+ * compile to closures (which cannot cross threads) runs here in slices. Throws a
+ * VerdictError listing every problem, like `loadPolicyDir`.
+ */
+export async function loadPolicyDirOffThread(dir: string, parser: PolicyParser): Promise<PolicySet> {
+  const files = await parser.parse(dir);
+  const result = await runSliced(compileSteps(files, {}));
+  if (!result.ok) throw new VerdictError('POLICY_INVALID', 'invalid policy', { problems: result.problems });
+  return result.policy;
+}
