@@ -64,6 +64,7 @@ describe('hot reload while requests flow', () => {
         await sleep(10);
       }
       assert.equal(t.app.policies.current.hash, before, 'a broken file does not take effect');
+      await until(() => sent > 100, 10_000, 'requests kept flowing');
     } finally {
       running = false;
       await Promise.all(workers);
