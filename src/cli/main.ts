@@ -19,7 +19,9 @@ const USAGE = `usage: verdict <command> [options]
                                              print matching records (JSON lines)
   replay   --policies DIR AUDIT_FILE... [--config FILE] [--format text|json] [--examples N]
                                              decide recorded decisions again under DIR; exit 1 if any flips
-  envoy-config [--config FILE] [--snippets]  print an Envoy bootstrap (YAML) for the policy routes,
+  envoy-config [--config FILE] [--snippets] [--verdict-address HOST:PORT] [--listen HOST:PORT]
+               [--admin-listen HOST:PORT] [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]]
+                                             print an Envoy bootstrap (YAML) for the policy routes,
                                              or the filter, cluster and per-route pieces for an existing Envoy`;
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -44,6 +46,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         until: { type: 'string' },
         format: { type: 'string' },
         examples: { type: 'string' },
+        'verdict-address': { type: 'string' },
+        listen: { type: 'string' },
+        'admin-listen': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-listen': { type: 'string' },
       },
     });
   } catch (e) {
@@ -84,7 +92,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'replay':
       return replay(positionals, { config: values.config, policies: values.policies, format: values.format, examples: values.examples });
     case 'envoy-config':
-      return noPositionals() ? envoyConfig(values.config, values.snippets ?? false) : 2;
+      return noPositionals()
+        ? envoyConfig(values.config, values.snippets ?? false, {
+            verdictAddress: values['verdict-address'],
+            listen: values.listen,
+            adminListen: values['admin-listen'],
+            tlsCert: values['tls-cert'],
+            tlsKey: values['tls-key'],
+            tlsListen: values['tls-listen'],
+          })
+        : 2;
     default:
       err(`verdict: unknown command ${JSON.stringify(command)}`);
       err(USAGE);

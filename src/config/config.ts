@@ -103,4 +103,29 @@ export interface Config {
   readonly response: { readonly expose_reasons: boolean };
   readonly shutdown: { readonly drain_delay: string; readonly grace_period: string };
   readonly log: { readonly level: string };
+  /** For `verdict envoy-config` only. Paths are Envoy's (written as given). */
+  readonly envoy: EnvoySection;
+}
+
+export interface EnvoyUpstreamSettings {
+  readonly connect_timeout: string;
+  readonly timeout: string;
+  readonly max_connections: number;
+  readonly max_pending_requests: number;
+  readonly max_requests: number;
+  readonly max_retries: number;
+  readonly ca_file: string;
+  readonly sni: string | undefined;
+  readonly health_check: { readonly path: string; readonly interval: string; readonly timeout: string; readonly unhealthy_threshold: number; readonly healthy_threshold: number } | undefined;
+}
+
+export interface EnvoySection {
+  readonly verdict_address: string;
+  readonly listen: string;
+  readonly admin_listen: string;
+  readonly authz_timeout: string;
+  readonly tls: { readonly cert_file: string; readonly key_file: string; readonly listen: string; readonly redirect_http: boolean; readonly redirect_port: number | undefined } | undefined;
+  readonly access_log: { readonly path: string; readonly include_query: boolean };
+  readonly upstream: EnvoyUpstreamSettings;
+  readonly upstreams: readonly ({ readonly to: string } & Partial<EnvoyUpstreamSettings>)[];
 }

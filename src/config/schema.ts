@@ -1,5 +1,6 @@
 import { DURATION_PATTERN } from '../duration.js';
 import { ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS } from '../identity/jwt-issuer.js';
+import { envoySchema } from './envoy-schema.js';
 
 export const CONFIG_SCHEMA_ID = 'urn:verdict:schema:config:1';
 const LISTEN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$';
@@ -246,6 +247,8 @@ export function configSchema(): Record<string, unknown> {
           grace_period: duration('10s'),
         },
       },
+      // Used only by `verdict envoy-config`: the Envoy in front of Verdict.
+      envoy: envoySchema(),
       log: {
         type: 'object',
         additionalProperties: false,

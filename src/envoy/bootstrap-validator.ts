@@ -14,6 +14,7 @@ export const ENVOY_EXTENSION_PROTOS = [
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/formatter/req_without_query/v3/req_without_query.proto',
 ];
 
 let cached: StrictProtoJson | undefined;

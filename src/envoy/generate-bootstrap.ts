@@ -1,65 +1,12 @@
 import type { MatchSpec } from '../policy/compile-match.js';
 import type { PolicySet } from '../policy/policy-set.js';
+import { T, upstreamCluster, upstreamOf, verdictCluster, type Upstream } from './clusters.js';
+import { DEFAULT_ENVOY_OPTIONS, envoyDuration, type EnvoyConfigOptions, type HostPort } from './envoy-options.js';
 
-export interface EnvoyConfigOptions {
-  /** Where Envoy reaches Verdict's gRPC port. */
-  readonly verdictHost: string;
-  readonly verdictPort: number;
-  /** Envoy's listener port. */
-  readonly listenPort: number;
-  /** ext_authz timeout: covers a login callback's round trip to the IdP. */
-  readonly authzTimeout: string;
-  /** Verdict's own path prefix (login, callback, logout), routed on every host. */
-  readonly verdictPathPrefix: string;
-}
-
-export const DEFAULT_ENVOY_OPTIONS: EnvoyConfigOptions = {
-  verdictHost: 'verdict',
-  verdictPort: 9191,
-  listenPort: 8080,
-  authzTimeout: '3s',
-  verdictPathPrefix: '/.verdict/',
-};
+export { DEFAULT_ENVOY_OPTIONS, type EnvoyConfigOptions } from './envoy-options.js';
+export { verdictCluster } from './clusters.js';
 
 type Obj = Record<string, unknown>;
-const T = (name: string) => `type.googleapis.com/${name}`;
-
-interface Upstream {
-  name: string;
-  host: string;
-  port: number;
-  tls: boolean;
-}
-
-/** `http://100.64.0.10:8080`, `https://app.tailnet.ts.net` → a cluster. */
-function upstreamOf(to: string): Upstream {
-  const m = /^(https?):\/\/(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+)(?::(\d+))?\/?$/.exec(to);
-  if (!m) throw new Error(`route upstream ${JSON.stringify(to)} is not http(s)://host[:port]`);
-  const tls = m[1] === 'https';
-  const host = m[2]!.replace(/^\[|\]$/g, '');
-  const port = m[3] ? Number(m[3]) : tls ? 443 : 80;
-  return { name: `upstream_${host.replace(/[^A-Za-z0-9]/g, '_')}_${port}`, host, port, tls };
-}
-
-function isIp(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
-}
-
-function cluster(u: Upstream): Obj {
-  const c: Obj = {
-    name: u.name,
-    type: isIp(u.host) ? 'STATIC' : 'STRICT_DNS',
-    connect_timeout: '2s',
-    load_assignment: { cluster_name: u.name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: u.host, port_value: u.port } } } }] }] },
-  };
-  if (u.tls) {
-    c.transport_socket = {
-      name: 'envoy.transport_sockets.tls',
-      typed_config: { '@type': T('envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext'), sni: u.host },
-    };
-  }
-  return c;
-}
 
 function routeMatch(m: MatchSpec): Obj {
   const match: Obj = m.path !== undefined ? { path: m.path } : m.path_regex !== undefined ? { safe_regex: { regex: m.path_regex } } : { prefix: m.path_prefix ?? '/' };
@@ -83,34 +30,94 @@ export function extAuthzFilter(o: EnvoyConfigOptions): Obj {
       transport_api_version: 'V3',
       failure_mode_allow: false,
       status_on_error: { code: 'ServiceUnavailable' },
-      grpc_service: { envoy_grpc: { cluster_name: 'verdict' }, timeout: o.authzTimeout },
+      grpc_service: { envoy_grpc: { cluster_name: 'verdict' }, timeout: envoyDuration(o.authzTimeout) },
     },
   };
 }
 
-/** The cluster for Verdict: HTTP/2, gRPC health checked, no panic routing to unhealthy hosts. */
-export function verdictCluster(o: EnvoyConfigOptions): Obj {
+/**
+ * One line per request, with Verdict's decision from the ext_authz dynamic metadata (Envoy
+ * files it under the filter's name). The path is printed without its query string unless
+ * asked: queries carry tokens and personal data (Verdict's audit leaves them out too).
+ */
+export function accessLogFormat(includeQuery: boolean): string {
+  const path = includeQuery ? '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%' : '%REQ_WITHOUT_QUERY(X-ENVOY-ORIGINAL-PATH?:PATH)%';
+  const meta = (key: string) => `%DYNAMIC_METADATA(envoy.filters.http.ext_authz:${key})%`;
+  return (
+    `[%START_TIME%] "%REQ(:METHOD)% %REQ(:AUTHORITY)%${path}" %RESPONSE_CODE% %RESPONSE_FLAGS% ` +
+    `req_id=%REQ(X-REQUEST-ID)% decision_id=${meta('decision_id')} route=${meta('route')} decision=${meta('decision')} ` +
+    `reasons=${meta('reasons')} upstream=%UPSTREAM_HOST%\n`
+  );
+}
+
+function accessLog(o: EnvoyConfigOptions): Obj[] {
+  const log_format: Obj = { text_format_source: { inline_string: accessLogFormat(o.accessLog.includeQuery) } };
+  if (!o.accessLog.includeQuery) {
+    log_format.formatters = [{ name: 'envoy.formatter.req_without_query', typed_config: { '@type': T('envoy.extensions.formatter.req_without_query.v3.ReqWithoutQuery') } }];
+  }
+  // Envoy's own stream loggers: opening /dev/stdout or /dev/stderr fails when they are sockets.
+  if (o.accessLog.path === '/dev/stdout') return [{ name: 'envoy.access_loggers.stdout', typed_config: { '@type': T('envoy.extensions.access_loggers.stream.v3.StdoutAccessLog'), log_format } }];
+  if (o.accessLog.path === '/dev/stderr') return [{ name: 'envoy.access_loggers.stderr', typed_config: { '@type': T('envoy.extensions.access_loggers.stream.v3.StderrAccessLog'), log_format } }];
+  return [{ name: 'envoy.access_loggers.file', typed_config: { '@type': T('envoy.extensions.access_loggers.file.v3.FileAccessLog'), path: o.accessLog.path, log_format } }];
+}
+
+const socket = (a: HostPort): Obj => ({ socket_address: { address: a.host, port_value: a.port } });
+const ROUTER = { name: 'envoy.filters.http.router', typed_config: { '@type': T('envoy.extensions.filters.http.router.v3.Router') } };
+
+/** The connection manager both listeners share: normalized paths, no underscore headers, request ids, the access log. */
+function connectionManager(statPrefix: string, o: EnvoyConfigOptions, httpFilters: Obj[], routeConfig: Obj): Obj {
   return {
-    name: 'verdict',
-    type: isIp(o.verdictHost) ? 'STATIC' : 'STRICT_DNS',
-    connect_timeout: '1s',
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': T('envoy.extensions.upstreams.http.v3.HttpProtocolOptions'),
-        explicit_http_config: { http2_protocol_options: {} },
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': T('envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager'),
+      stat_prefix: statPrefix,
+      use_remote_address: true,
+      normalize_path: true,
+      merge_slashes: true,
+      path_with_escaped_slashes_action: 'REJECT_REQUEST',
+      common_http_protocol_options: { headers_with_underscores_action: 'REJECT_REQUEST' },
+      generate_request_id: true,
+      preserve_external_request_id: false,
+      access_log: accessLog(o),
+      http_filters: httpFilters,
+      route_config: routeConfig,
+    },
+  };
+}
+
+/** TLS termination from certificate files (Envoy re-reads them when they change). */
+function downstreamTls(tls: NonNullable<EnvoyConfigOptions['tls']>): Obj {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': T('envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext'),
+      common_tls_context: {
+        tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
+        alpn_protocols: ['h2', 'http/1.1'],
+        tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }],
       },
     },
-    common_lb_config: { healthy_panic_threshold: { value: 0 } },
-    health_checks: [{ timeout: '1s', interval: '5s', unhealthy_threshold: 2, healthy_threshold: 1, grpc_health_check: { service_name: 'envoy.service.auth.v3.Authorization' } }],
-    load_assignment: { cluster_name: 'verdict', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: o.verdictHost, port_value: o.verdictPort } } } }] }] },
   };
 }
 
-const ACCESS_LOG_FORMAT =
-  '[%START_TIME%] "%REQ(:METHOD)% %REQ(:AUTHORITY)%%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%" %RESPONSE_CODE% %RESPONSE_FLAGS% ' +
-  'req_id=%REQ(X-REQUEST-ID)% decision_id=%DYNAMIC_METADATA(envoy.filters.http.ext_authz:decision_id)% ' +
-  'route=%DYNAMIC_METADATA(envoy.filters.http.ext_authz:route)% decision=%DYNAMIC_METADATA(envoy.filters.http.ext_authz:decision)% ' +
-  'reasons=%DYNAMIC_METADATA(envoy.filters.http.ext_authz:reasons)% upstream=%UPSTREAM_HOST%\n';
+/** Plain HTTP on `listen` that only answers 301 to the same URL on HTTPS. */
+function redirectListener(o: EnvoyConfigOptions, tls: NonNullable<EnvoyConfigOptions['tls']>): Obj {
+  const redirect: Obj = { https_redirect: true, port_redirect: tls.redirectPort };
+  return {
+    name: 'ingress_http_redirect',
+    address: socket(o.listen),
+    filter_chains: [
+      {
+        filters: [
+          connectionManager('ingress_http_redirect', o, [ROUTER], {
+            name: 'https_redirect',
+            virtual_hosts: [{ name: 'https_redirect', domains: ['*'], routes: [{ name: 'https_redirect', match: { prefix: '/' }, redirect }] }],
+          }),
+        ],
+      },
+    ],
+  };
+}
 
 /**
  * Policy routes → an Envoy bootstrap: one virtual host per host, one Envoy route per policy
@@ -119,8 +126,9 @@ const ACCESS_LOG_FORMAT =
  * without `match` or `to` have no Envoy route.
  */
 export function generateBootstrap(policy: PolicySet, o: EnvoyConfigOptions = DEFAULT_ENVOY_OPTIONS): Obj {
-  const vhosts = new Map<string, { routes: Obj[]; first: string | undefined; cluster: string | undefined }>();
+  const vhosts = new Map<string, { routes: Obj[]; first: string | undefined; cluster: Upstream | undefined }>();
   const upstreams = new Map<string, Upstream>();
+  const routeAction = (u: Upstream): Obj => ({ cluster: u.name, timeout: envoyDuration((o.upstreams.get(u.key) ?? {}).timeout ?? o.upstream.timeout) });
   for (const r of policy.routes) {
     const m = r.source.match as MatchSpec | undefined;
     if (!m || !r.to) continue;
@@ -131,9 +139,13 @@ export function generateBootstrap(policy: PolicySet, o: EnvoyConfigOptions = DEF
       let v = vhosts.get(key);
       if (!v) vhosts.set(key, (v = { routes: [], first: undefined, cluster: undefined }));
       v.first ??= r.id;
-      v.cluster ??= u.name;
-      v.routes.push({ name: r.id, match: routeMatch(m), route: { cluster: u.name }, typed_per_filter_config: perRoute(r.id) });
+      v.cluster ??= u;
+      v.routes.push({ name: r.id, match: routeMatch(m), route: routeAction(u), typed_per_filter_config: perRoute(r.id) });
     }
+  }
+  const used = new Set([...upstreams.values()].map((u) => u.key));
+  for (const key of o.upstreams.keys()) {
+    if (!used.has(key)) throw new Error(`envoy.upstreams: ${key} is no route's \`to\` (known: ${[...used].sort().join(', ') || 'none'})`);
   }
   const virtualHosts = [...vhosts.entries()]
     // Envoy picks exact domains first anyway; a stable order keeps the file diffable.
@@ -143,49 +155,28 @@ export function generateBootstrap(policy: PolicySet, o: EnvoyConfigOptions = DEF
       domains: host === '*' ? ['*'] : [host, `${host}:*`],
       routes: [
         // Login, callback and logout reach Verdict on every host, whatever the app routes cover.
-        { name: `${v.first}-verdict`, match: { prefix: o.verdictPathPrefix }, route: { cluster: v.cluster }, typed_per_filter_config: perRoute(v.first!) },
+        { name: `${v.first}-verdict`, match: { prefix: o.verdictPathPrefix }, route: routeAction(v.cluster!), typed_per_filter_config: perRoute(v.first!) },
         ...v.routes,
       ],
     }));
 
+  const ingress: Obj = {
+    name: 'ingress',
+    address: socket(o.tls ? o.tls.listen : o.listen),
+    filter_chains: [
+      {
+        ...(o.tls ? { transport_socket: downstreamTls(o.tls) } : {}),
+        filters: [connectionManager('ingress', o, [extAuthzFilter(o), ROUTER], { name: 'verdict_routes', virtual_hosts: virtualHosts })],
+      },
+    ],
+  };
+  const listeners = [ingress];
+  if (o.tls?.redirectHttp) listeners.push(redirectListener(o, o.tls));
   return {
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 9901 } } },
+    admin: { address: socket(o.admin) },
     static_resources: {
-      listeners: [
-        {
-          name: 'ingress',
-          address: { socket_address: { address: '0.0.0.0', port_value: o.listenPort } },
-          filter_chains: [
-            {
-              filters: [
-                {
-                  name: 'envoy.filters.network.http_connection_manager',
-                  typed_config: {
-                    '@type': T('envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager'),
-                    stat_prefix: 'ingress',
-                    use_remote_address: true,
-                    normalize_path: true,
-                    merge_slashes: true,
-                    path_with_escaped_slashes_action: 'REJECT_REQUEST',
-                    common_http_protocol_options: { headers_with_underscores_action: 'REJECT_REQUEST' },
-                    generate_request_id: true,
-                    preserve_external_request_id: false,
-                    access_log: [
-                      {
-                        name: 'envoy.access_loggers.stdout',
-                        typed_config: { '@type': T('envoy.extensions.access_loggers.stream.v3.StdoutAccessLog'), log_format: { text_format_source: { inline_string: ACCESS_LOG_FORMAT } } },
-                      },
-                    ],
-                    http_filters: [extAuthzFilter(o), { name: 'envoy.filters.http.router', typed_config: { '@type': T('envoy.extensions.filters.http.router.v3.Router') } }],
-                    route_config: { name: 'verdict_routes', virtual_hosts: virtualHosts },
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-      clusters: [verdictCluster(o), ...[...upstreams.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(cluster)],
+      listeners,
+      clusters: [verdictCluster(o), ...[...upstreams.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((u) => upstreamCluster(u, o))],
     },
   };
 }

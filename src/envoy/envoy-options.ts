@@ -1,0 +1,105 @@
+import type { EnvoySection, EnvoyUpstreamSettings } from '../config/config.js';
+import { SYSTEM_CA_BUNDLE } from '../config/envoy-schema.js';
+import { parseDuration } from '../duration.js';
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export type UpstreamSettings = EnvoyUpstreamSettings;
+
+/** Everything `verdict envoy-config` needs besides the policy routes (the config's `envoy` section, flags applied). */
+export interface EnvoyConfigOptions {
+  /** Where Envoy reaches Verdict's gRPC port. */
+  readonly verdict: HostPort;
+  /** The plain HTTP listener; with `tls`, it only redirects to HTTPS (or is absent). */
+  readonly listen: HostPort;
+  readonly admin: HostPort;
+  /** ext_authz timeout: covers a login callback's round trip to the IdP (Verdict duration syntax). */
+  readonly authzTimeout: string;
+  /** Verdict's own path prefix (login, callback, logout), routed on every host. */
+  readonly verdictPathPrefix: string;
+  readonly tls: { readonly certFile: string; readonly keyFile: string; readonly listen: HostPort; readonly redirectHttp: boolean; readonly redirectPort: number } | undefined;
+  readonly accessLog: { readonly path: string; readonly includeQuery: boolean };
+  /** Defaults for every upstream cluster. */
+  readonly upstream: UpstreamSettings;
+  /** Per-upstream overrides, by origin (`https://app.example.com:443`). */
+  readonly upstreams: ReadonlyMap<string, Partial<UpstreamSettings>>;
+}
+
+/** Splits `host:port` / `[v6]:port` (the schema checked the form; flags are checked here). */
+export function parseHostPort(text: string, what: string): HostPort {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new Error(`${what} ${JSON.stringify(text)} is not host:port`);
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** A Verdict duration (`1h30m`, `250ms`) as a proto3 JSON Duration (`5400s`, `0.25s`). */
+export function envoyDuration(text: string): string {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new Error(`${JSON.stringify(text)} is not a duration`);
+  return `${ms / 1000}s`;
+}
+
+/** `https://App.example.com` → `https://app.example.com:443`; undefined when not http(s)://host[:port]. */
+export function originKey(to: string): string | undefined {
+  const m = /^(https?):\/\/(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+)(?::(\d+))?\/?$/.exec(to);
+  if (!m) return undefined;
+  return `${m[1]}://${m[2]!.toLowerCase()}:${m[3] ?? (m[1] === 'https' ? '443' : '80')}`;
+}
+
+/** Flags of `verdict envoy-config` that override the config's `envoy` keys. */
+export interface EnvoyFlags {
+  readonly verdictAddress?: string | undefined;
+  readonly listen?: string | undefined;
+  readonly adminListen?: string | undefined;
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+  readonly tlsListen?: string | undefined;
+}
+
+export function envoyOptions(e: EnvoySection, verdictPathPrefix: string, flags: EnvoyFlags = {}): EnvoyConfigOptions {
+  const certFile = flags.tlsCert ?? e.tls?.cert_file;
+  const keyFile = flags.tlsKey ?? e.tls?.key_file;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new Error('TLS needs both a certificate and a key (--tls-cert and --tls-key, or envoy.tls.cert_file and key_file)');
+  if (flags.tlsListen !== undefined && certFile === undefined) throw new Error('--tls-listen needs --tls-cert and --tls-key (or envoy.tls)');
+  const tlsListen = certFile !== undefined ? parseHostPort(flags.tlsListen ?? e.tls?.listen ?? '0.0.0.0:8443', flags.tlsListen !== undefined ? '--tls-listen' : 'envoy.tls.listen') : undefined;
+  const upstreams = new Map<string, Partial<UpstreamSettings>>();
+  e.upstreams.forEach((u, i) => {
+    const key = originKey(u.to);
+    if (!key) throw new Error(`envoy.upstreams[${i}].to ${JSON.stringify(u.to)} is not http(s)://host[:port]`);
+    if (upstreams.has(key)) throw new Error(`envoy.upstreams[${i}].to ${JSON.stringify(u.to)} is listed twice`);
+    const { to: _to, ...settings } = u;
+    upstreams.set(key, settings);
+  });
+  return {
+    verdict: parseHostPort(flags.verdictAddress ?? e.verdict_address, flags.verdictAddress !== undefined ? '--verdict-address' : 'envoy.verdict_address'),
+    listen: parseHostPort(flags.listen ?? e.listen, flags.listen !== undefined ? '--listen' : 'envoy.listen'),
+    admin: parseHostPort(flags.adminListen ?? e.admin_listen, flags.adminListen !== undefined ? '--admin-listen' : 'envoy.admin_listen'),
+    authzTimeout: e.authz_timeout,
+    verdictPathPrefix,
+    tls:
+      certFile !== undefined && keyFile !== undefined && tlsListen
+        ? { certFile, keyFile, listen: tlsListen, redirectHttp: e.tls?.redirect_http ?? true, redirectPort: e.tls?.redirect_port ?? tlsListen.port }
+        : undefined,
+    accessLog: { path: e.access_log.path, includeQuery: e.access_log.include_query },
+    upstream: e.upstream,
+    upstreams,
+  };
+}
+
+/** The built-in defaults (the config schema's), for callers without a config. */
+export const DEFAULT_ENVOY_SECTION: EnvoySection = {
+  verdict_address: 'verdict:9191',
+  listen: '0.0.0.0:8080',
+  admin_listen: '127.0.0.1:9901',
+  authz_timeout: '3s',
+  tls: undefined,
+  access_log: { path: '/dev/stdout', include_query: false },
+  upstream: { connect_timeout: '2s', timeout: '15s', max_connections: 1024, max_pending_requests: 1024, max_requests: 1024, max_retries: 3, ca_file: SYSTEM_CA_BUNDLE, sni: undefined, health_check: undefined },
+  upstreams: [],
+};
+
+export const DEFAULT_ENVOY_OPTIONS: EnvoyConfigOptions = envoyOptions(DEFAULT_ENVOY_SECTION, '/.verdict/');
