@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { authClient, envoyCheckRequest } from '../helpers/envoy-client.js';
@@ -84,7 +85,12 @@ describe('identity claims: email_verified, case, one @ (gRPC and HTTP modes)', (
 
   it('the audit record names the normalized method and the lower-case email', async () => {
     await statuses({ email: 'OK@Company.COM' }, 'delete');
+    // Claims reach the record: line terminators in them must not split it.
+    await statuses({ sub: 'u\u2028x\u0085y', email: 'ok@company.com', groups: ['g\u2029', 'h\u009b'] });
     await t.app.stop();
+    const raw = readFileSync(t.auditPath, 'utf8');
+    assert.doesNotMatch(raw, /[\u007f-\u009f\u2028\u2029]/, 'audit lines carry escapes, never raw U+0085/U+2028/U+2029/C1');
+    assert.equal(raw.split(/\r\n|[\n\r\u0085\u2028\u2029]/).filter(Boolean).length, raw.split('\n').filter(Boolean).length);
     const recs = t.records().filter((r) => r['event.action'] === 'authorize');
     assert.ok(recs.some((r) => r['http.request.method'] === 'DELETE' && r['user.email'] === 'ok@company.com' && r['http.response.status_code'] === 403));
     assert.ok(!recs.some((r) => r['user.email'] === 'attacker@evil.com@company.com'), 'a non-email never reaches the record as an email');

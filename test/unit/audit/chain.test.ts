@@ -26,6 +26,24 @@ describe('tamper-evident audit trail', () => {
     keys = await generateKeyPair('ES256');
   });
 
+  it('escapes U+0085, U+2028, U+2029, DEL and C1 controls: one record is one line for any line-based tool', async () => {
+    const p = join(tempDir().dir, 'audit.jsonl');
+    const nasty = 'a\u0085b\u2028c\u2029d\u0080e\u009fg\u007fh';
+    const w = new AuditWriter({ sink: 'file', path: p, mode: 'sync', maxDelayMs: 10, checkpointEvery: 100, checkpointIntervalMs: 0, signingKey: { key: keys.privateKey, kid: 'k1' } });
+    await w.write({ time: new Date().toISOString(), 'event.action': 'authorize', 'verdict.decision_id': 'd1', 'user.id': nasty, 'user.roles': [nasty], [`k${nasty}`]: 'x' } as never);
+    await w.write({ time: new Date().toISOString(), 'event.action': 'authorize', 'verdict.decision_id': 'd2', 'url.path': '/\u2028' });
+    await w.close();
+    const text = readFileSync(p, 'utf8');
+    assert.doesNotMatch(text, /[\u007f-\u009f\u2028\u2029]/, 'no raw line terminator or C1 control in the file');
+    const records = text.split(/\r\n|[\n\r\u0085\u2028\u2029]/).filter(Boolean);
+    assert.equal(records.length, 3, 'two records and the closing checkpoint, split the way line-based tools split');
+    const first = JSON.parse(records[0]!) as Record<string, unknown>;
+    assert.equal(first['user.id'], nasty, 'the value reads back unchanged');
+    assert.match(records[0]!, /a\\u0085b\\u2028c\\u2029d\\u0080e\\u009fg\\u007fh/);
+    const r = await verify(keys.publicKey, p);
+    assert.equal(r.problem, undefined, 'the chain covers the escaped text and verifies');
+  });
+
   it('writes a hash chain with signed checkpoints that verifies, and continues it after a restart', async () => {
     const p = join(tempDir().dir, 'audit.jsonl');
     await writeTrail(p, keys, 10);
