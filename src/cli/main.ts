@@ -13,7 +13,9 @@ const USAGE = `usage: verdict <command> [options]
   serve    [--config FILE]                   run the ext_authz gRPC server and the HTTP server
   validate [--config FILE] [--policies DIR]  check the config and every policy file
   explain  [--config FILE] --request FILE    decide one CheckRequest (proto3 JSON), print the decision
-  test     [--config FILE] [PATH...]         run policy test files (default: <policies>/tests)
+  test     [--config FILE] [PATH...] [--coverage] [--min-coverage P]
+                                             run policy test files (default: <policies>/tests);
+                                             coverage: rule outcomes exercised, per route
   audit verify FILE... [--key PUBLIC.pem|JWKS]   check the hash chain and checkpoints of an audit trail
   audit query FILE... [--user U] [--route R] [--decision allow|deny] [--reason CODE] [--since T] [--until T]
                                              print matching records (JSON lines)
@@ -45,6 +47,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         since: { type: 'string' },
         until: { type: 'string' },
         format: { type: 'string' },
+        coverage: { type: 'boolean' },
+        'min-coverage': { type: 'string' },
         examples: { type: 'string' },
         'verdict-address': { type: 'string' },
         listen: { type: 'string' },
@@ -81,7 +85,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       return noPositionals() ? explain(values.config, values.request) : 2;
     case 'test':
-      return test(values.config, positionals);
+      return test(values.config, positionals, { coverage: values.coverage, minCoverage: values['min-coverage'] });
     case 'audit': {
       const [sub, ...files] = positionals;
       if (sub === 'verify') return auditVerify(files, values.key);

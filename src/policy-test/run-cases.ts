@@ -5,6 +5,8 @@ import type { PolicySet } from '../policy/policy-set.js';
 import { factsFromCheckRequest } from '../request/from-check-request.js';
 import { compileSchema } from '../schema-validator.js';
 import { denial, type Decision } from '../policy/decision.js';
+import type { Principal } from '../identity/principal.js';
+import type { RequestFacts } from '../request/facts.js';
 import { policyTestSchema } from './schema.js';
 
 export interface TestCase {
@@ -40,8 +42,15 @@ export function parseTestFile(file: string, text: string): { cases: TestCase[] }
   return doc as { cases: TestCase[] };
 }
 
-/** Runs one case through the same request normalization and evaluation as `serve`. */
-export function decideCase(policy: PolicySet, c: TestCase, requireRouteId: boolean): Decision {
+/** What a case asks, as `evaluate` sees it: facts, identity and time (undefined: refused before). */
+export interface CaseInput {
+  readonly facts: RequestFacts;
+  readonly principal: Principal | undefined;
+  readonly nowMs: number;
+}
+
+/** The request facts and identity of a case, built as `serve` builds them; a Decision when refused. */
+export function caseInput(c: TestCase): CaseInput | Decision {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(c.request.headers ?? {})) headers[k.toLowerCase()] = v;
   const built = factsFromCheckRequest(
@@ -61,7 +70,14 @@ export function decideCase(policy: PolicySet, c: TestCase, requireRouteId: boole
     if (typeof p === 'string') throw new Error(p);
     principal = p;
   }
-  return evaluate(policy, built.facts, principal, Date.parse(c.now ?? DEFAULT_TEST_NOW), { requireRouteId });
+  return { facts: built.facts, principal, nowMs: Date.parse(c.now ?? DEFAULT_TEST_NOW) };
+}
+
+/** Runs one case through the same request normalization and evaluation as `serve`. */
+export function decideCase(policy: PolicySet, c: TestCase, requireRouteId: boolean): Decision {
+  const input = caseInput(c);
+  if (!('facts' in input)) return input;
+  return evaluate(policy, input.facts, input.principal, input.nowMs, { requireRouteId });
 }
 
 export function runCase(policy: PolicySet, file: string, c: TestCase, requireRouteId: boolean): CaseResult {

@@ -7,6 +7,21 @@ import { FALSE, TRUE, UNKNOWN, type Outcome, type Tri } from './tri.js';
 
 export type CompiledRule = (ctx: EvalContext) => Outcome;
 
+/**
+ * Sees every rule node's outcome, by JSON pointer (`…/allow/or/1/groups`). Only rules compiled
+ * for tracing (`verdict test --coverage`, `explain`) get one: serving rules are never wrapped.
+ */
+export type RuleObserver = (pointer: string, rule: string, outcome: Outcome) => void;
+
+function observed(node: CompiledRule, pointer: string, rule: string, observe: RuleObserver | undefined): CompiledRule {
+  if (!observe) return node;
+  return (ctx) => {
+    const o = node(ctx);
+    observe(pointer, rule, o);
+    return o;
+  };
+}
+
 const UNAUTHENTICATED: Outcome = Object.freeze({ value: UNKNOWN, reasons: Object.freeze(['user-unauthenticated']) });
 const NO_TAILNET: Outcome = Object.freeze({ value: UNKNOWN, reasons: Object.freeze(['tailnet-unauthenticated']) });
 
@@ -45,7 +60,7 @@ function notOf(child: CompiledRule): CompiledRule {
   };
 }
 
-export function compileRule(rule: unknown, pointer: string, env: CompileEnv): CompiledRule {
+export function compileRule(rule: unknown, pointer: string, env: CompileEnv, observe?: RuleObserver): CompiledRule {
   if (rule === null || typeof rule !== 'object' || Array.isArray(rule)) {
     throw new RuleCompileError(pointer, 'a rule is an object with exactly one key');
   }
@@ -56,10 +71,10 @@ export function compileRule(rule: unknown, pointer: string, env: CompileEnv): Co
   const at = pointerJoin(pointer, key);
   if (key === 'and' || key === 'or') {
     if (!Array.isArray(arg) || arg.length === 0) throw new RuleCompileError(at, `${key} takes a non-empty array of rules`);
-    const children = arg.map((r, i) => compileRule(r, pointerJoin(at, i), env));
-    return combine(children, key === 'and' ? FALSE : TRUE);
+    const children = arg.map((r, i) => compileRule(r, pointerJoin(at, i), env, observe));
+    return observed(combine(children, key === 'and' ? FALSE : TRUE), at, key, observe);
   }
-  if (key === 'not') return notOf(compileRule(arg, at, env));
+  if (key === 'not') return observed(notOf(compileRule(arg, at, env, observe)), at, key, observe);
 
   const criterion = CRITERIA_BY_NAME.get(key);
   if (!criterion) throw new RuleCompileError(at, `unknown criterion ${JSON.stringify(key)}`);
@@ -67,7 +82,7 @@ export function compileRule(rule: unknown, pointer: string, env: CompileEnv): Co
   const reasons = criterionReasons(key);
   const ok: Outcome = Object.freeze({ value: TRUE, reasons: Object.freeze([reasons.ok]) });
   const no: Outcome = Object.freeze({ value: FALSE, reasons: Object.freeze([reasons.unauthorized]) });
-  if (criterion.needsIdentity) return (ctx) => (ctx.principal === undefined ? UNAUTHENTICATED : test(ctx) ? ok : no);
-  if (criterion.needsTailnet) return (ctx) => (ctx.tailnet === undefined ? NO_TAILNET : test(ctx) ? ok : no);
-  return (ctx) => (test(ctx) ? ok : no);
+  if (criterion.needsIdentity) return observed((ctx) => (ctx.principal === undefined ? UNAUTHENTICATED : test(ctx) ? ok : no), at, key, observe);
+  if (criterion.needsTailnet) return observed((ctx) => (ctx.tailnet === undefined ? NO_TAILNET : test(ctx) ? ok : no), at, key, observe);
+  return observed((ctx) => (test(ctx) ? ok : no), at, key, observe);
 }
