@@ -79,6 +79,9 @@ export function upstreamCluster(u: Upstream, o: EnvoyConfigOptions): Obj {
         http_health_check: { path: h.path, host: s.sni ?? u.host },
       },
     ];
+    // Envoy's default panic threshold (50 %) sends traffic to every host once most are
+    // unhealthy, so a one-host cluster would never be taken out: 0 makes the check count.
+    c.common_lb_config = { healthy_panic_threshold: { value: 0 } };
   }
   if (u.tls) c.transport_socket = upstreamTls(u, s);
   return c;
