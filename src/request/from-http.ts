@@ -13,6 +13,11 @@ export interface HttpAuthzRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly peerIp: string | undefined;
   readonly peerPort: number | undefined;
+  /**
+   * Node's `rawHeaders` (name, value, name, value, …): Node keeps only the first of a
+   * repeated `Authorization` or `Host` in `headers`, so repeats are seen only here.
+   */
+  readonly rawHeaders?: readonly string[];
 }
 
 export interface HttpFactsOptions {
@@ -20,6 +25,27 @@ export interface HttpFactsOptions {
 }
 
 export const EXT_AUTHZ_PREFIX = '/ext-authz';
+
+/**
+ * Headers that name one thing about the request: the credential, the host, and the
+ * forwarded description of the original request. Sent twice, proxy and Verdict (or the
+ * upstream) may each read another copy, so the request is refused (400), as gRPC mode
+ * refuses the joined value.
+ */
+const SINGLE_HEADERS = new Set(['authorization', 'host', 'x-original-url', 'x-original-method', 'x-forwarded-method', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-uri']);
+
+function repeatedSingleHeader(req: HttpAuthzRequest): string | undefined {
+  const raw = req.rawHeaders;
+  if (raw === undefined) return undefined;
+  const seen = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (!SINGLE_HEADERS.has(name)) continue;
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return undefined;
+}
 
 function headerMap(h: HttpAuthzRequest['headers']): Map<string, string> {
   const out = new Map<string, string>();
@@ -91,6 +117,8 @@ function refuse(detail: string, headers: Map<string, string>, req: HttpAuthzRequ
  */
 export function factsFromEnvoyHttp(req: HttpAuthzRequest, options: HttpFactsOptions): FactsResult {
   const headers = headerMap(req.headers);
+  const repeated = repeatedSingleHeader(req);
+  if (repeated !== undefined) return refuse(`repeated ${repeated} header`, headers, req);
   let target = req.url.slice(EXT_AUTHZ_PREFIX.length);
   if (target === '' || target.startsWith('?')) target = `/${target}`;
   const trusted = options.trusted(req.peerIp);
@@ -119,6 +147,8 @@ function splitOriginalUrl(url: string): { scheme: string; host: string; target: 
 export function factsFromForwardAuth(req: HttpAuthzRequest, options: HttpFactsOptions): FactsResult {
   const headers = headerMap(req.headers);
   if (!options.trusted(req.peerIp)) return refuse('forwarded headers from a peer not in http.trusted_proxies', headers, req);
+  const repeated = repeatedSingleHeader(req);
+  if (repeated !== undefined) return refuse(`repeated ${repeated} header`, headers, req);
 
   const originalUrl = headers.get('x-original-url');
   const fwd = {
@@ -152,6 +182,8 @@ export function factsFromForwardAuth(req: HttpAuthzRequest, options: HttpFactsOp
  */
 export function factsFromDirect(req: HttpAuthzRequest, options: HttpFactsOptions): FactsResult {
   const headers = headerMap(req.headers);
+  const repeated = repeatedSingleHeader(req);
+  if (repeated !== undefined) return refuse(`repeated ${repeated} header`, headers, req);
   const trusted = options.trusted(req.peerIp);
   return build(
     { method: req.method, scheme: trusted ? (headers.get('x-forwarded-proto') ?? '') : '', host: headers.get('host') ?? '', target: req.url },

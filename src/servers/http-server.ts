@@ -41,7 +41,7 @@ export class HttpServer {
     try {
       if (path === EXT_AUTHZ_PREFIX || path.startsWith(`${EXT_AUTHZ_PREFIX}/`) || path === '/forward-auth' || state.browserPaths.has(path)) {
         const mode: AuthzMode = path === '/forward-auth' ? 'forward-auth' : state.browserPaths.has(path) ? 'direct' : 'envoy';
-        const answer = await state.authorize(mode, { method: req.method ?? '', url, headers: req.headers, peerIp: req.socket.remoteAddress, peerPort: req.socket.remotePort });
+        const answer = await state.authorize(mode, { method: req.method ?? '', url, headers: req.headers, rawHeaders: req.rawHeaders, peerIp: req.socket.remoteAddress, peerPort: req.socket.remotePort });
         for (const [k, v] of answer.headers) res.appendHeader(k, v);
         res.writeHead(answer.status);
         res.end(answer.body);

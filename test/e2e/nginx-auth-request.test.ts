@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DEMO_POLICY, startTestApp, type TestApp } from '../helpers/app.js';
-import { httpRequest } from '../helpers/http.js';
+import { httpRequest, rawHttp } from '../helpers/http.js';
 import { TestIssuer } from '../helpers/idp.js';
 import { freePort, startNginx } from '../helpers/nginx.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -114,6 +114,15 @@ describe('nginx auth_request in front of an upstream, deciding with Verdict', ()
     const sneaky = await httpRequest(`${base}/a/%2e%2e/%2e%2e/etc/passwd`, { headers: { host: 'status.example.com' } });
 
     assert.notEqual(sneaky.status, 200, `an unsafe path is not let through: ${sneaky.body}`);
+
+    // A repeated Authorization or Host never passes: nginx or Verdict refuses it, either order.
+    for (const [a, b] of [[sre, dev], [dev, sre]]) {
+      const twice = await rawHttp(port, `GET /d HTTP/1.1\r\nhost: grafana.example.com\r\nauthorization: Bearer ${a}\r\nauthorization: Bearer ${b}`);
+      assert.ok(twice.status >= 400, `repeated Authorization: ${twice.status}`);
+      assert.doesNotMatch(twice.text, /"headers"/, 'the upstream was not reached');
+    }
+    const hosts = await rawHttp(port, `GET / HTTP/1.1\r\nhost: status.example.com\r\nhost: grafana.example.com`);
+    assert.ok(hosts.status >= 400, `repeated Host: ${hosts.status}`);
 
     // Path parameters: Tomcat/Jetty/Spring would read these as /admin; Verdict refuses them.
     for (const path of ['/public/..;/admin', '/x/%2e%2e;/admin', '/x/..;jsessionid=1/admin', '/admin;x=1', '/admin;']) {

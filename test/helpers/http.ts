@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 
 export interface RawResponse {
   status: number;
@@ -22,5 +23,21 @@ export function httpRequest(url: string, init: { method?: string; headers?: Reco
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/**
+ * Sends `head` (request line and headers, `\r\n`-separated, without the blank line) byte
+ * for byte over a fresh connection: repeated or odd headers that no HTTP client library
+ * would send. Resolves with the status code and the raw response text.
+ */
+export function rawHttp(port: number, head: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(`${head}\r\nconnection: close\r\n\r\n`));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0), text }));
   });
 }

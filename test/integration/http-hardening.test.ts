@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DEMO_POLICY, startTestApp, type TestApp } from '../helpers/app.js';
+import { rawHttp } from '../helpers/http.js';
+import { TestIssuer } from '../helpers/idp.js';
+
+describe('HTTP modes: requests that cannot be read one way only', () => {
+  let idp: TestIssuer;
+  let t: TestApp;
+  let sre = '';
+  let dev = '';
+
+  before(async () => {
+    idp = await TestIssuer.start(['ES256']);
+    t = await startTestApp(
+      { 'demo.json': DEMO_POLICY },
+      { http: { listen: '127.0.0.1:0', trusted_proxies: ['127.0.0.1/32'] }, identity: { jwt: [{ issuer: idp.issuer, jwks_uri: idp.jwksUri, audiences: ['verdict'], algorithms: ['ES256'] }] } },
+    );
+    sre = await idp.token({ sub: 'alice', groups: ['sre'] });
+    dev = await idp.token({ sub: 'bob', groups: ['dev'] });
+  });
+  after(async () => {
+    await t.app.stop();
+    await idp.close();
+  });
+
+  const fa = 'GET /forward-auth HTTP/1.1\r\nhost: verdict\r\nx-original-url: https://grafana.example.com/d\r\nx-original-method: GET';
+  const ea = 'GET /ext-authz/d HTTP/1.1';
+
+  it('control: one Authorization and one Host are allowed', async () => {
+    assert.equal((await rawHttp(t.app.httpPort, `${ea}\r\nhost: grafana.example.com\r\nauthorization: Bearer ${sre}`)).status, 200);
+    assert.equal((await rawHttp(t.app.httpPort, `${fa}\r\nauthorization: Bearer ${sre}`)).status, 200);
+  });
+
+  it('a repeated Authorization is 400 bad-request, whichever copy comes first', async () => {
+    for (const [a, b] of [[sre, dev], [dev, sre]]) {
+      const e = await rawHttp(t.app.httpPort, `${ea}\r\nhost: grafana.example.com\r\nauthorization: Bearer ${a}\r\nauthorization: Bearer ${b}`);
+      assert.equal(e.status, 400, e.text);
+      assert.match(e.text, /bad-request/);
+      const f = await rawHttp(t.app.httpPort, `${fa}\r\nauthorization: Bearer ${a}\r\nAuthorization: Bearer ${b}`);
+      assert.equal(f.status, 400, f.text);
+    }
+  });
+
+  it('a repeated Host (ext-authz) or forwarded request header (forward-auth) is 400 bad-request', async () => {
+    const e = await rawHttp(t.app.httpPort, `${ea}\r\nhost: status.example.com\r\nhost: grafana.example.com\r\nauthorization: Bearer ${sre}`);
+    assert.equal(e.status, 400, e.text);
+    const f = await rawHttp(t.app.httpPort, `${fa}\r\nx-original-url: https://status.example.com/`);
+    assert.equal(f.status, 400, f.text);
+  });
+
+  it('the refusals are audited as 400 bad-request', async () => {
+    await t.app.stop();
+    const refused = t.records().filter((r) => r['verdict.transport'] === 'http' && r['http.response.status_code'] === 400);
+    assert.ok(refused.length >= 6, `${refused.length} refusals audited`);
+    assert.ok(refused.every((r) => r['verdict.decision'] === 'deny' && (r['verdict.reasons'] as string[]).includes('bad-request')));
+    assert.ok(refused.some((r) => /repeated authorization header/.test(String(r['verdict.detail']))));
+    assert.ok(refused.some((r) => /repeated host header/.test(String(r['verdict.detail']))));
+  });
+});
