@@ -125,6 +125,7 @@ export interface EnvoySection {
   readonly admin_listen: string;
   readonly authz_timeout: string;
   readonly tls: { readonly cert_file: string; readonly key_file: string; readonly listen: string; readonly redirect_http: boolean; readonly redirect_port: number | undefined } | undefined;
+  readonly verdict_tls: { readonly ca_file: string; readonly sni: string | undefined; readonly cert_file: string | undefined; readonly key_file: string | undefined } | undefined;
   readonly access_log: { readonly path: string; readonly include_query: boolean };
   readonly upstream: EnvoyUpstreamSettings;
   readonly upstreams: readonly ({ readonly to: string } & Partial<EnvoyUpstreamSettings>)[];

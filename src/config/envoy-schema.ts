@@ -62,6 +62,17 @@ export function envoySchema(): Record<string, unknown> {
           redirect_port: { type: 'integer', minimum: 1, maximum: 65535 },
         },
       },
+      verdict_tls: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          ca_file: { ...file, default: SYSTEM_CA_BUNDLE },
+          sni: { type: 'string', pattern: '^[A-Za-z0-9.-]+$' },
+          cert_file: file,
+          key_file: file,
+        },
+        dependentRequired: { cert_file: ['key_file'], key_file: ['cert_file'] },
+      },
       access_log: {
         type: 'object',
         additionalProperties: false,

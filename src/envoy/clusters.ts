@@ -87,9 +87,23 @@ export function upstreamCluster(u: Upstream, o: EnvoyConfigOptions): Obj {
   return c;
 }
 
+/** TLS to Verdict (gRPC needs ALPN h2), verified like any upstream; a client certificate for mutual TLS. */
+function verdictTls(o: EnvoyConfigOptions, t: NonNullable<EnvoyConfigOptions['verdictTls']>): Obj {
+  const byIp = t.sni === undefined && isIp(o.verdict.host);
+  const name = t.sni ?? o.verdict.host;
+  const common: Obj = {
+    alpn_protocols: ['h2'],
+    validation_context: { trusted_ca: { filename: t.caFile }, match_typed_subject_alt_names: [{ san_type: byIp ? 'IP_ADDRESS' : 'DNS', matcher: { exact: name } }] },
+  };
+  if (t.certFile !== undefined && t.keyFile !== undefined) common.tls_certificates = [{ certificate_chain: { filename: t.certFile }, private_key: { filename: t.keyFile } }];
+  const ctx: Obj = { '@type': T('envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext'), common_tls_context: common };
+  if (!byIp) ctx.sni = name;
+  return { name: 'envoy.transport_sockets.tls', typed_config: ctx };
+}
+
 /** The cluster for Verdict: HTTP/2, gRPC health checked, no panic routing to unhealthy hosts. */
 export function verdictCluster(o: EnvoyConfigOptions): Obj {
-  return {
+  const c: Obj = {
     name: 'verdict',
     type: isIp(o.verdict.host) ? 'STATIC' : 'STRICT_DNS',
     connect_timeout: '1s',
@@ -103,4 +117,6 @@ export function verdictCluster(o: EnvoyConfigOptions): Obj {
     health_checks: [{ timeout: '1s', interval: '5s', unhealthy_threshold: 2, healthy_threshold: 1, grpc_health_check: { service_name: 'envoy.service.auth.v3.Authorization' } }],
     load_assignment: endpoint('verdict', o.verdict.host, o.verdict.port),
   };
+  if (o.verdictTls) c.transport_socket = verdictTls(o, o.verdictTls);
+  return c;
 }

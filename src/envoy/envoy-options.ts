@@ -22,6 +22,8 @@ export interface EnvoyConfigOptions {
   readonly verdictPathPrefix: string;
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly listen: HostPort; readonly redirectHttp: boolean; readonly redirectPort: number } | undefined;
   readonly accessLog: { readonly path: string; readonly includeQuery: boolean };
+  /** TLS (and with a certificate, mutual TLS) to Verdict's gRPC port, for `grpc.tls`. */
+  readonly verdictTls: { readonly caFile: string; readonly sni: string | undefined; readonly certFile: string | undefined; readonly keyFile: string | undefined } | undefined;
   /** Defaults for every upstream cluster. */
   readonly upstream: UpstreamSettings;
   /** Per-upstream overrides, by origin (`https://app.example.com:443`). */
@@ -60,7 +62,16 @@ export interface EnvoyFlags {
   readonly tlsListen?: string | undefined;
 }
 
-export function envoyOptions(e: EnvoySection, verdictPathPrefix: string, flags: EnvoyFlags = {}): EnvoyConfigOptions {
+/** What Verdict's own gRPC port asks of Envoy (the config's `grpc.tls`). */
+export interface VerdictGrpcTls {
+  /** `grpc.tls.client_ca_file` is set: Envoy must present a client certificate. */
+  readonly mutual: boolean;
+}
+
+export function envoyOptions(e: EnvoySection, verdictPathPrefix: string, flags: EnvoyFlags = {}, grpcTls?: VerdictGrpcTls): EnvoyConfigOptions {
+  // A generated Envoy that cannot reach Verdict would deny everything with 503: refuse instead.
+  if (grpcTls && !e.verdict_tls) throw new Error('grpc.tls is set, so Envoy must talk TLS to Verdict: set envoy.verdict_tls (ca_file that signed grpc.tls.cert_file)');
+  if (grpcTls?.mutual && e.verdict_tls?.cert_file === undefined) throw new Error('grpc.tls.client_ca_file is set, so Envoy needs a client certificate: set envoy.verdict_tls.cert_file and key_file');
   const certFile = flags.tlsCert ?? e.tls?.cert_file;
   const keyFile = flags.tlsKey ?? e.tls?.key_file;
   if ((certFile === undefined) !== (keyFile === undefined)) throw new Error('TLS needs both a certificate and a key (--tls-cert and --tls-key, or envoy.tls.cert_file and key_file)');
@@ -85,6 +96,7 @@ export function envoyOptions(e: EnvoySection, verdictPathPrefix: string, flags: 
         ? { certFile, keyFile, listen: tlsListen, redirectHttp: e.tls?.redirect_http ?? true, redirectPort: e.tls?.redirect_port ?? tlsListen.port }
         : undefined,
     accessLog: { path: e.access_log.path, includeQuery: e.access_log.include_query },
+    verdictTls: e.verdict_tls && { caFile: e.verdict_tls.ca_file, sni: e.verdict_tls.sni, certFile: e.verdict_tls.cert_file, keyFile: e.verdict_tls.key_file },
     upstream: e.upstream,
     upstreams,
   };
@@ -97,6 +109,7 @@ export const DEFAULT_ENVOY_SECTION: EnvoySection = {
   admin_listen: '127.0.0.1:9901',
   authz_timeout: '3s',
   tls: undefined,
+  verdict_tls: undefined,
   access_log: { path: '/dev/stdout', include_query: false },
   upstream: { connect_timeout: '2s', timeout: '15s', max_connections: 1024, max_pending_requests: 1024, max_requests: 1024, max_retries: 3, ca_file: SYSTEM_CA_BUNDLE, sni: undefined, health_check: undefined },
   upstreams: [],

@@ -6,7 +6,7 @@ import { toolPath } from './tools.js';
 export interface TestCerts {
   /** The test CA's certificate (PEM): trust it to verify `cert`. */
   readonly caFile: string;
-  /** A leaf certificate signed by the CA, for `names` (DNS names and IP literals as SANs). */
+  /** A leaf certificate signed by the CA, for `names` (DNS names and IP literals as SANs); good for servers and clients (mTLS). */
   readonly certFile: string;
   readonly keyFile: string;
 }
@@ -26,7 +26,7 @@ export function makeTestCerts(dir: string, names: readonly string[] = ['localhos
   openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=Verdict test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'], dir);
   openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${names[0] ?? 'localhost'}`], dir);
   const ext = join(dir, 'server.ext');
-  writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
+  writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\n`);
   openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', ext], dir);
   return { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') };
 }

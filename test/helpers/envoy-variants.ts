@@ -29,6 +29,7 @@ export function envoySections(certs: TestCerts): Record<string, Obj> {
     defaults: {},
     'tls-with-redirect': { verdict_address: '127.0.0.1:9191', listen: '127.0.0.1:8080', tls: { ...tls, listen: '127.0.0.1:8443', redirect_port: 443 } },
     'tls-only': { verdict_address: 'verdict.internal:9191', tls: { ...tls, redirect_http: false }, admin_listen: '127.0.0.1:0', access_log: { path: join(dirname(certs.certFile), 'access.log') } },
+    'verdict-mtls': { verdict_address: 'verdict.internal:9191', verdict_tls: { ca_file: certs.caFile, sni: 'localhost', cert_file: certs.certFile, key_file: certs.keyFile } },
     'upstream-settings': {
       verdict_address: '[::1]:9191',
       access_log: { path: '/dev/stderr', include_query: true },
@@ -42,11 +43,13 @@ export function envoySections(certs: TestCerts): Record<string, Obj> {
 }
 
 /** The bootstrap `verdict envoy-config` makes for VARIANT_POLICY and one `envoy` section. */
-export function variantBootstrap(dir: string, envoy: Obj): Obj {
+export function variantBootstrap(dir: string, envoy: Obj, config: Obj = {}): Obj {
   mkdirSync(join(dir, 'policies'), { recursive: true });
   writeFileSync(join(dir, 'policies/routes.json'), JSON.stringify(VARIANT_POLICY));
   const file = join(dir, 'verdict.json');
-  writeFileSync(file, JSON.stringify({ policies: { dir: 'policies' }, envoy }));
-  const config = loadConfig(file, {}, dir, { requireSecrets: false });
-  return generateBootstrap(loadPolicyDir(config.policies.dir), envoyOptions(config.envoy, '/.verdict/'));
+  writeFileSync(file, JSON.stringify({ ...config, policies: { dir: 'policies' }, envoy }));
+  const c = loadConfig(file, {}, dir, { requireSecrets: false });
+  // As `verdict envoy-config` does it (src/cli/envoy-config.ts).
+  const grpcTls = c.grpc.tls && { mutual: c.grpc.tls.client_ca_file !== undefined };
+  return generateBootstrap(loadPolicyDir(c.policies.dir), envoyOptions(c.envoy, '/.verdict/', {}, grpcTls));
 }

@@ -1,6 +1,6 @@
 // The `envoy` config section in real Envoy: the bootstrap exactly as `verdict envoy-config`
-// prints it (no edits), with TLS termination and the redirect listener, verified upstream
-// TLS, route timeouts and active health checks, against real upstreams.
+// prints it (no edits), with TLS termination and the redirect listener, mutual TLS to Verdict,
+// verified upstream TLS, route timeouts and active health checks, against real upstreams.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
@@ -21,7 +21,7 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-describe('the generated config as deployed: TLS listener, HTTPS redirect, verified upstream TLS, timeouts, health checks', () => {
+describe('the generated config as deployed: TLS listener, HTTPS redirect, mTLS to Verdict, verified upstream TLS, timeouts, health checks', () => {
   let ready = false;
   let t: TestApp;
   let envoy: RunningEnvoy;
@@ -55,6 +55,8 @@ describe('the generated config as deployed: TLS listener, HTTPS redirect, verifi
       port[name] = await listen(s);
     }
     const to = (name: string) => `${name === 'slow' || name === 'sick' ? 'http' : 'https'}://127.0.0.1:${port[name]}`;
+    // Verdict serves gRPC over mutual TLS; Envoy reaches it with envoy.verdict_tls.
+    const verdictGrpc = { listen: '127.0.0.1:0', tls: { cert_file: certs.certFile, key_file: certs.keyFile, client_ca_file: certs.caFile } };
     httpsPort = await freePort();
     httpPort = await freePort();
     t = await startTestApp(
@@ -67,12 +69,14 @@ describe('the generated config as deployed: TLS listener, HTTPS redirect, verifi
           ],
         },
       },
-      { policies: { require_route_id: true } },
+      { policies: { require_route_id: true }, grpc: verdictGrpc },
     );
     const configFile = dir.write('envoy-verdict.json', {
       policies: { dir: t.policiesDir },
+      grpc: verdictGrpc,
       envoy: {
         verdict_address: `127.0.0.1:${t.app.grpcPort}`,
+        verdict_tls: { ca_file: certs.caFile, cert_file: certs.certFile, key_file: certs.keyFile },
         listen: `127.0.0.1:${httpPort}`,
         admin_listen: '127.0.0.1:0',
         tls: { cert_file: certs.certFile, key_file: certs.keyFile, listen: `127.0.0.1:${httpsPort}` },

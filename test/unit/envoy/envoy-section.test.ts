@@ -111,6 +111,26 @@ describe('the config\'s `envoy` section shapes `verdict envoy-config` (checked a
     assert.equal(log.typed_config.log_format.formatters, undefined);
   });
 
+  it('TLS to Verdict (grpc.tls): verified, ALPN h2, with a client certificate for mutual TLS; refused when missing', () => {
+    const v = cluster(build('verdict-mtls'), 'verdict').transport_socket.typed_config;
+    assert.equal(v.sni, 'localhost');
+    assert.deepEqual(v.common_tls_context.alpn_protocols, ['h2'], 'gRPC over TLS negotiates h2');
+    assert.equal(v.common_tls_context.validation_context.trusted_ca.filename, CERTS.caFile);
+    assert.deepEqual(v.common_tls_context.validation_context.match_typed_subject_alt_names, [{ san_type: 'DNS', matcher: { exact: 'localhost' } }]);
+    assert.deepEqual(v.common_tls_context.tls_certificates, [{ certificate_chain: { filename: CERTS.certFile }, private_key: { filename: CERTS.keyFile } }]);
+    assert.equal(cluster(build('defaults'), 'verdict').transport_socket, undefined);
+    const dir = tempDir('verdict-envoy-').dir;
+    const grpc = (client_ca_file?: string) => ({ grpc: { tls: { cert_file: 'c.pem', key_file: 'k.pem', ...(client_ca_file ? { client_ca_file } : {}) } } });
+    assert.throws(() => variantBootstrap(dir, {}, grpc()), /grpc\.tls is set, so Envoy must talk TLS to Verdict: set envoy\.verdict_tls/);
+    assert.throws(() => variantBootstrap(dir, { verdict_tls: {} }, grpc('ca.pem')), /needs a client certificate: set envoy\.verdict_tls\.cert_file/);
+    const ok = variantBootstrap(dir, { verdict_address: '127.0.0.1:9191', verdict_tls: { cert_file: 'c.pem', key_file: 'k.pem' } }, grpc('ca.pem'));
+    const ip = cluster(ok, 'verdict').transport_socket.typed_config;
+    assert.equal(ip.sni, undefined);
+    assert.equal(ip.common_tls_context.validation_context.trusted_ca.filename, SYSTEM_CA_BUNDLE);
+    assert.deepEqual(ip.common_tls_context.validation_context.match_typed_subject_alt_names, [{ san_type: 'IP_ADDRESS', matcher: { exact: '127.0.0.1' } }]);
+    assert.throws(() => variantBootstrap(dir, { verdict_tls: { cert_file: 'c.pem' } }), (e: unknown) => /\/envoy\/verdict_tls/.test(JSON.stringify((e as { problems: unknown }).problems)));
+  });
+
   it('refuses bad input with a clear error: unknown upstream, duplicates, half a TLS pair, bad addresses', () => {
     const dir = tempDir('verdict-envoy-').dir;
     assert.throws(() => variantBootstrap(dir, { upstreams: [{ to: 'https://nowhere.internal' }] }), /envoy\.upstreams: https:\/\/nowhere\.internal:443 is no route's `to`/);
