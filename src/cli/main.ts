@@ -3,6 +3,7 @@ import { auditQuery, auditVerify } from './audit.js';
 import { envoyConfig } from './envoy-config.js';
 import { explain } from './explain.js';
 import { err, out } from './io.js';
+import { lint } from './lint.js';
 import { replay } from './replay.js';
 import { serve } from './serve.js';
 import { test } from './test.js';
@@ -19,6 +20,9 @@ const USAGE = `usage: verdict <command> [options]
   audit verify FILE... [--key PUBLIC.pem|JWKS]   check the hash chain and checkpoints of an audit trail
   audit query FILE... [--user U] [--route R] [--decision allow|deny] [--reason CODE] [--since T] [--until T]
                                              print matching records (JSON lines)
+  lint     [--config FILE] [--policies DIR] [--tests PATH]...
+                                             static analysis: shadowed and overlapping routes, constant
+                                             rules, anonymous allows, regex extremes, untested hosts
   replay   --policies DIR AUDIT_FILE... [--config FILE] [--format text|json] [--examples N]
                                              decide recorded decisions again under DIR; exit 1 if any flips
   envoy-config [--config FILE] [--snippets] [--verdict-address HOST:PORT] [--listen HOST:PORT]
@@ -48,6 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         until: { type: 'string' },
         format: { type: 'string' },
         coverage: { type: 'boolean' },
+        tests: { type: 'string', multiple: true },
         'min-coverage': { type: 'string' },
         examples: { type: 'string' },
         'verdict-address': { type: 'string' },
@@ -93,6 +98,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       err('verdict audit: use `audit verify FILE...` or `audit query FILE...`');
       return 2;
     }
+    case 'lint':
+      return noPositionals() ? lint(values.config, values.policies, values.tests ?? []) : 2;
     case 'replay':
       return replay(positionals, { config: values.config, policies: values.policies, format: values.format, examples: values.examples });
     case 'envoy-config':
