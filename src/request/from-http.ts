@@ -1,4 +1,5 @@
 import type { RequestFacts } from './facts.js';
+import { PROXY_CLEARED_HEADERS, isIdentityHeaderName } from './identity-header-names.js';
 import type { FactsResult } from './from-check-request.js';
 import { normalizeRequestHost } from './normalize-host.js';
 import { normalizePath } from './normalize-path.js';
@@ -44,6 +45,18 @@ function repeatedSingleHeader(req: HttpAuthzRequest): string | undefined {
     if (seen.has(name)) return name;
     seen.add(name);
   }
+  return undefined;
+}
+
+/**
+ * A client-sent header that reads as an identity header but is not one of the names the
+ * documented proxy configs overwrite or clear: `X_Verdict_User`, `Tailscale_User_Login`
+ * (`_` read as `-`), or an unknown `x-verdict-*`/`tailscale-*`. A forward-auth proxy
+ * cannot remove such a header by pattern (nginx, Traefik) and no legitimate client sends
+ * one, so forward-auth refuses the request instead of letting it reach the upstream.
+ */
+function unstrippableIdentityHeader(headers: Map<string, string>): string | undefined {
+  for (const name of headers.keys()) if (isIdentityHeaderName(name) && !PROXY_CLEARED_HEADERS.has(name)) return name;
   return undefined;
 }
 
@@ -149,6 +162,8 @@ export function factsFromForwardAuth(req: HttpAuthzRequest, options: HttpFactsOp
   if (!options.trusted(req.peerIp)) return refuse('forwarded headers from a peer not in http.trusted_proxies', headers, req);
   const repeated = repeatedSingleHeader(req);
   if (repeated !== undefined) return refuse(`repeated ${repeated} header`, headers, req);
+  const variant = unstrippableIdentityHeader(headers);
+  if (variant !== undefined) return refuse(`client-sent header ${variant} reads as an identity header the proxy cannot strip`, headers, req);
 
   const originalUrl = headers.get('x-original-url');
   const fwd = {

@@ -1,3 +1,4 @@
+import { isIdentityHeaderName } from '../request/identity-header-names.js';
 import type { Principal } from '../identity/principal.js';
 
 export const HEADER_PREFIX = 'x-verdict-';
@@ -26,14 +27,14 @@ export function identityHeaders(principal: Principal | undefined, decisionId: st
 }
 
 /**
- * Client-sent identity headers Verdict is not overwriting: `x-verdict-*`, and the
- * `tailscale-user-*` headers of `tailscale serve` (an upstream might trust them). Envoy
- * must strip them.
+ * Client-sent identity headers Verdict is not overwriting, in any spelling: every name
+ * that reads as `x-verdict-*` or `tailscale-*` (an upstream might trust them) except the
+ * exact names Verdict sets. Envoy must strip them.
  */
 export function spoofedHeaders(requestHeaders: ReadonlyMap<string, string>, set: readonly [string, string][]): string[] {
   const out: string[] = [];
   for (const name of requestHeaders.keys()) {
-    if ((name.startsWith(HEADER_PREFIX) || name.startsWith('tailscale-user-')) && !set.some(([n]) => n === name)) out.push(name);
+    if (isIdentityHeaderName(name) && !set.some(([n]) => n === name)) out.push(name);
   }
   return out;
 }

@@ -8,9 +8,10 @@ import { TestIssuer } from '../helpers/idp.js';
 import { freePort, startNginx } from '../helpers/nginx.js';
 import { tempDir } from '../helpers/tmp.js';
 import { requireTool } from '../helpers/tools.js';
+import { isIdentityHeaderName } from '../../src/request/identity-header-names.js';
 
 /** The nginx snippet docs/http-modes.md documents, with ports filled in. */
-export function nginxAuthRequestConfig(listen: number, verdictHttp: number, upstream: number, withLogin = false): string {
+export function nginxAuthRequestConfig(listen: number, verdictHttp: number, upstream: number, withLogin = false, underscores = false): string {
   const login = withLogin
     ? `
     location /.verdict/ {
@@ -29,7 +30,7 @@ export function nginxAuthRequestConfig(listen: number, verdictHttp: number, upst
     : '';
   return `
   server {
-    listen 127.0.0.1:${listen};${login}
+    listen 127.0.0.1:${listen};${underscores ? '\n    underscores_in_headers on;' : ''}${login}
     location = /_verdict {
       internal;
       proxy_pass http://127.0.0.1:${verdictHttp}/forward-auth?login=status;
@@ -45,10 +46,18 @@ export function nginxAuthRequestConfig(listen: number, verdictHttp: number, upst
       auth_request_set $verdict_email $upstream_http_x_verdict_email;
       auth_request_set $verdict_groups $upstream_http_x_verdict_groups;
       auth_request_set $verdict_decision $upstream_http_x_verdict_decision_id;
+      auth_request_set $verdict_assertion $upstream_http_x_verdict_jwt_assertion;
       proxy_set_header X-Verdict-User $verdict_user;
       proxy_set_header X-Verdict-Email $verdict_email;
       proxy_set_header X-Verdict-Groups $verdict_groups;
-      proxy_set_header X-Verdict-Decision-Id $verdict_decision;${withLogin ? '\n      auth_request_set $verdict_cookie $upstream_http_x_verdict_upstream_cookie;\n      proxy_set_header Cookie $verdict_cookie;' : ''}
+      proxy_set_header X-Verdict-Decision-Id $verdict_decision;
+      proxy_set_header X-Verdict-Jwt-Assertion $verdict_assertion;
+      proxy_set_header Tailscale-User-Login "";
+      proxy_set_header Tailscale-User-Name "";
+      proxy_set_header Tailscale-User-Profile-Pic "";
+      proxy_set_header Tailscale-App-Capabilities "";
+      proxy_set_header Tailscale-Funnel-Request "";
+      proxy_set_header Tailscale-Headers-Info "";${withLogin ? '\n      auth_request_set $verdict_cookie $upstream_http_x_verdict_upstream_cookie;\n      proxy_set_header Cookie $verdict_cookie;' : ''}
       add_header X-Verdict-Decision-Id $verdict_decision always;
       proxy_pass http://127.0.0.1:${upstream};
     }
@@ -72,7 +81,7 @@ describe('nginx auth_request in front of an upstream, deciding with Verdict', ()
     // The upstream echoes the identity headers it received.
     upstream = createServer((req, res) => {
       upstreamPaths.push(req.url ?? '');
-      const seen = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-verdict-')));
+      const seen = Object.fromEntries(Object.entries(req.headers).filter(([k]) => isIdentityHeaderName(k)));
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url, headers: seen }));
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -83,6 +92,23 @@ describe('nginx auth_request in front of an upstream, deciding with Verdict', ()
     upstream.close();
     await t.app.stop();
     await idp.close();
+  });
+
+  it('with underscores_in_headers on, Verdict refuses underscore spellings nginx would pass', async (ctx) => {
+    if (!requireTool(ctx, '/usr/sbin/nginx', 'apt-get install nginx-light')) return;
+    const p2 = await freePort();
+    const lax = await startNginx(tempDir('verdict-nginx-').dir, p2, nginxAuthRequestConfig(p2, t.app.httpPort, (upstream.address() as AddressInfo).port, false, true));
+    try {
+      for (const name of ['x_verdict_user', 'X_Verdict_Groups', 'Tailscale_User_Login']) {
+        const r = await httpRequest(`http://127.0.0.1:${p2}/`, { headers: { host: 'status.example.com', [name]: 'mallory' } });
+        assert.notEqual(r.status, 200, `${name} is refused (nginx shows Verdict's 400 as 500)`);
+        assert.doesNotMatch(r.body, /"headers"/, 'the upstream was not reached');
+      }
+      const ok = await httpRequest(`http://127.0.0.1:${p2}/`, { headers: { host: 'status.example.com', x_other_header: '1' } });
+      assert.equal(ok.status, 200, 'other underscore headers are fine');
+    } finally {
+      await lax.stop();
+    }
   });
 
   it('allows, denies and passes only Verdict identity headers upstream', async (ctx) => {
@@ -114,6 +140,24 @@ describe('nginx auth_request in front of an upstream, deciding with Verdict', ()
     const sneaky = await httpRequest(`${base}/a/%2e%2e/%2e%2e/etc/passwd`, { headers: { host: 'status.example.com' } });
 
     assert.notEqual(sneaky.status, 200, `an unsafe path is not let through: ${sneaky.body}`);
+
+    // Every spelling of an identity header: none reaches the upstream but Verdict's own values.
+    const variants: Record<string, string> = {
+      'X-VERDICT-USER': 'mallory', 'X-Verdict-Email': 'm@evil.com', 'x-verdict-jwt-assertion': 'eyJforged', 'X-Verdict-Decision-Id': 'forged',
+      'Tailscale-User-Login': 'boss@example.com', 'Tailscale-User-Name': 'Boss', 'Tailscale-User-Profile-Pic': 'x', 'Tailscale-App-Capabilities': '{}', 'Tailscale-Funnel-Request': '?1', 'Tailscale-Headers-Info': 'x',
+    };
+    const spoof = await httpRequest(`${base}/d/abc`, { headers: { host: 'grafana.example.com', authorization: `Bearer ${sre}`, ...variants } });
+    assert.equal(spoof.status, 200, spoof.body);
+    const got = (JSON.parse(spoof.body) as { headers: Record<string, string> }).headers;
+    assert.deepEqual(Object.keys(got).sort(), ['x-verdict-decision-id', 'x-verdict-email', 'x-verdict-groups', 'x-verdict-user']);
+    assert.equal(got['x-verdict-user'], 'alice');
+    assert.notEqual(got['x-verdict-decision-id'], 'forged');
+    // Underscore spellings (nginx drops them by default) and unknown names nginx cannot strip: never upstream.
+    for (const name of ['x_verdict_user', 'X-Verdict_User', 'Tailscale_User_Login', 'tailscale-user-something', 'x-verdict-admin']) {
+      const r = await httpRequest(`${base}/`, { headers: { host: 'status.example.com', [name]: 'mallory' } });
+      const seen = r.status === 200 ? (JSON.parse(r.body) as { headers: Record<string, string> }).headers : {};
+      assert.deepEqual(Object.keys(seen).filter((k) => k !== 'x-verdict-decision-id'), [], `${name} (${r.status}) never reaches the upstream`);
+    }
 
     // A repeated Authorization or Host never passes: nginx or Verdict refuses it, either order.
     for (const [a, b] of [[sre, dev], [dev, sre]]) {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DEMO_POLICY, startTestApp, type TestApp } from '../helpers/app.js';
-import { rawHttp } from '../helpers/http.js';
+import { authClient, envoyCheckRequest, headerValue } from '../helpers/envoy-client.js';
+import { httpRequest, rawHttp } from '../helpers/http.js';
 import { TestIssuer } from '../helpers/idp.js';
 
 describe('HTTP modes: requests that cannot be read one way only', () => {
@@ -47,6 +48,40 @@ describe('HTTP modes: requests that cannot be read one way only', () => {
     assert.equal(e.status, 400, e.text);
     const f = await rawHttp(t.app.httpPort, `${fa}\r\nx-original-url: https://status.example.com/`);
     assert.equal(f.status, 400, f.text);
+  });
+
+  const VARIANTS = ['x_verdict_user', 'x-verdict_groups', 'x_verdict_email', 'x-verdict-jwt-assertion', 'x_verdict_jwt_assertion', 'x-verdict-admin', 'tailscale_user_login', 'tailscale-user-name', 'tailscale-app-capabilities', 'tailscale-funnel-request', 'tailscale-headers-info', 'tailscale_headers_info'];
+
+  it('gRPC: every spelling of an identity header is in headers_to_remove', async () => {
+    const grpc = authClient(t.app.grpcPort);
+    try {
+      const headers: Record<string, string> = { authorization: `Bearer ${sre}`, 'x-verdict-user': 'mallory', 'x-other': '1' };
+      for (const v of VARIANTS) headers[v] = 'spoof';
+      const r = await grpc.check(envoyCheckRequest({ host: 'grafana.example.com', path: '/d', headers }));
+      assert.equal(r.status?.code, 0);
+      assert.deepEqual([...(r.ok_response!.headers_to_remove ?? [])].sort(), [...VARIANTS].sort(), 'x-verdict-user is overwritten, every other spelling removed');
+      assert.equal(headerValue(r.ok_response!.headers, 'x-verdict-user'), 'alice');
+    } finally {
+      grpc.close();
+    }
+  });
+
+  it('Envoy http_service: every spelling is named in x-envoy-auth-headers-to-remove', async () => {
+    const headers: Record<string, string> = { host: 'grafana.example.com', authorization: `Bearer ${sre}` };
+    for (const v of VARIANTS) headers[v] = 'spoof';
+    const r = await httpRequest(`http://127.0.0.1:${t.app.httpPort}/ext-authz/d`, { headers });
+    assert.equal(r.status, 200);
+    assert.deepEqual(String(r.headers['x-envoy-auth-headers-to-remove']).split(',').sort(), [...VARIANTS].sort());
+  });
+
+  it('forward-auth: a spelling the proxy cannot strip is refused (400); the cleared names pass', async () => {
+    const base = { 'x-original-url': 'https://status.example.com/', 'x-original-method': 'GET' };
+    for (const v of ['x_verdict_user', 'X-Verdict_User', 'tailscale_user_login', 'x-verdict-admin', 'tailscale-something-new']) {
+      const r = await httpRequest(`http://127.0.0.1:${t.app.httpPort}/forward-auth`, { headers: { ...base, [v]: 'spoof' } });
+      assert.equal(r.status, 400, v);
+    }
+    const cleared = await httpRequest(`http://127.0.0.1:${t.app.httpPort}/forward-auth`, { headers: { ...base, 'x-verdict-user': 'spoof', 'tailscale-user-login': 'x', 'x-verdict-jwt-assertion': 'x' } });
+    assert.equal(cleared.status, 200, 'names the documented configs overwrite or clear');
   });
 
   it('the refusals are audited as 400 bad-request', async () => {
