@@ -10,9 +10,9 @@ import { freePort } from '../../helpers/nginx.js';
 import { TestOidcProvider } from '../../helpers/oidc-idp.js';
 import { sessionKey } from '../../helpers/sessions.js';
 import { tempDir } from '../../helpers/tmp.js';
-import { hasTool } from '../../helpers/tools.js';
+import { hasTool, toolPath } from '../../helpers/tools.js';
 import { EchoUpstream, type Received } from './echo-upstream.js';
-import { CHROMIUM, ENVOY, ENVOY_HINT, generatedBootstrap, localize, makeCert, startEnvoy, type RunningEnvoy } from './harness.js';
+import { generatedBootstrap, localize, makeCert, startEnvoy, type RunningEnvoy } from './harness.js';
 
 describe('browser login through real Envoy in Chromium', () => {
   let ready = false;
@@ -25,7 +25,7 @@ describe('browser login through real Envoy in Chromium', () => {
   const app = (path = '/') => `https://app.localhost:${port}${path}`;
 
   before(async () => {
-    if (!hasTool(CHROMIUM, 'apt-get install chromium') || !hasTool(ENVOY, ENVOY_HINT)) return;
+    if (!hasTool('chromium') || !hasTool('envoy') || !hasTool('openssl')) return;
     const dir = tempDir('verdict-envoy-browser-');
     const cert = makeCert(dir.dir, ['app.localhost']);
     port = await freePort();
@@ -42,7 +42,7 @@ describe('browser login through real Envoy in Chromium', () => {
     );
     envoy = await startEnvoy(dir.dir, localize(generatedBootstrap(`${t.dir}/verdict.json`), { listen: port, verdictGrpc: t.app.grpcPort, tls: cert }));
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: toolPath('chromium'),
       headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });

@@ -1,6 +1,9 @@
 // Real Envoy running `verdict envoy-config`'s bootstrap (TLS), Verdict over gRPC (and, on a
 // second listener, Envoy's http_service mode against /ext-authz/), a real JWT issuer and an
-// echo upstream: what reaches the app, what the client sees, what Envoy logs.
+// echo upstream: what reaches the app, what the client sees, what Envoy logs. And path
+// agreement: hostile request targets written byte for byte over TLS; whatever Envoy does with
+// each (refuse, normalize, route), the app only ever gets a request Verdict allowed, with the
+// path Verdict decided on, under the route Envoy used.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { exportPKCS8, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK } from 'jose';
@@ -9,17 +12,21 @@ import { TestIssuer } from '../../helpers/idp.js';
 import { freePort } from '../../helpers/nginx.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { hasTool } from '../../helpers/tools.js';
+import { normalizeRequestHost } from '../../../src/request/normalize-host.js';
 import { EchoUpstream } from './echo-upstream.js';
-import { addHttpServiceListener, ENVOY, ENVOY_HINT, generatedBootstrap, localize, makeCert, request, startEnvoy, type RawResponse, type RunningEnvoy } from './harness.js';
+import { HEADS, HOST, lenientRead, OTHER, routeOfLenient, TARGETS, upperEscapes } from './path-corpus.js';
+import { addHttpServiceListener, generatedBootstrap, localize, makeCert, rawTls, request, startEnvoy, type RawResponse, type RunningEnvoy } from './harness.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const JSON_ACCEPT = 'application/json';
 const HTML_ACCEPT = 'text/html,application/xhtml+xml,*/*;q=0.8';
 
-describe('through real Envoy: identity headers, bearer tokens, deny bodies, access log, http_service', () => {
+describe('through real Envoy: identity headers, bearer tokens, deny bodies, access log, http_service, path agreement', () => {
   let ready = false;
   let idp: TestIssuer;
   let echo: EchoUpstream;
+  /** The path agreement test's app: one echo server per route, so the server names the route Envoy used. */
+  let echoPaths: EchoUpstream;
   let t: TestApp;
   let envoy: RunningEnvoy;
   let port = 0;
@@ -28,12 +35,13 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
   let assertionKey: JWK;
 
   before(async () => {
-    if (!hasTool(ENVOY, ENVOY_HINT)) return;
+    if (!hasTool('envoy') || !hasTool('openssl')) return;
     const dir = tempDir('verdict-envoy-api-');
-    const cert = makeCert(dir.dir, ['public.localhost', 'app.localhost', 'unknown.localhost']);
+    const cert = makeCert(dir.dir, ['public.localhost', 'app.localhost', 'unknown.localhost', HOST, OTHER]);
     ca = cert.pem;
     idp = await TestIssuer.start(['ES256']);
     echo = await EchoUpstream.start(['public', 'app']);
+    echoPaths = await EchoUpstream.start(['admin', 'api', 'paths-public', 'catchall', 'other-host']);
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
     assertionKey = await exportJWK(publicKey);
     const keyFile = dir.write('assertion-key.pem', await exportPKCS8(privateKey));
@@ -44,6 +52,12 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
           routes: [
             { id: 'public', match: { hosts: ['public.localhost'] }, to: echo.url('public'), allow: { accept: true } },
             { id: 'app', match: { hosts: ['app.localhost'] }, to: echo.url('app'), allow: { groups: { has: 'sre' } }, deny: { http_method: { in: ['DELETE'] } } },
+            // For the path agreement test:
+            { id: 'admin', match: { hosts: [HOST], path_prefix: '/admin' }, to: echoPaths.url('admin'), allow: { reject: true } },
+            { id: 'api', match: { hosts: [HOST], path: '/api/v1' }, to: echoPaths.url('api'), allow: { accept: true } },
+            { id: 'paths-public', match: { hosts: [HOST], path_prefix: '/public/' }, to: echoPaths.url('paths-public'), allow: { accept: true } },
+            { id: 'catchall', match: { hosts: [HOST], path_prefix: '/' }, to: echoPaths.url('catchall'), allow_path_parameters: true, allow: { http_path: { not_in: ['/Admin/x'] } } },
+            { id: 'other-host', match: { hosts: [OTHER], path_prefix: '/' }, to: echoPaths.url('other-host'), allow: { http_path: { starts_with: '/public/' } } },
           ],
         },
       },
@@ -63,6 +77,7 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
     await envoy?.stop();
     await t?.app.stop();
     await echo?.close();
+    await echoPaths?.close();
     await idp?.close();
   });
 
@@ -73,7 +88,7 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
   };
 
   it('an anonymous request to a public route reaches the upstream; client-sent identity headers never do', async (ctx) => {
-    if (!ready) return ctx.skip(`envoy missing: ${ENVOY_HINT}`);
+    if (!ready) return ctx.skip('envoy or openssl missing');
     const spoofed: [string, string][] = [
       ['X-Verdict-User', 'mallory'],
       ['x-verdict-groups', 'admins'],
@@ -96,7 +111,7 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
   });
 
   it('underscore variants of identity headers are refused by Envoy before anything else', async (ctx) => {
-    if (!ready) return ctx.skip(`envoy missing: ${ENVOY_HINT}`);
+    if (!ready) return ctx.skip('envoy or openssl missing');
     const before = echo.received.length;
     for (const name of ['x_verdict_user', 'X-Verdict_User', 'Tailscale_User_Login', 'x_verdict_jwt_assertion']) {
       const res = await request(port, 'public.localhost', '/', ca, [[name, 'mallory']]);
@@ -106,7 +121,7 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
   });
 
   it('a bearer JWT in the group is allowed: identity headers and the signed assertion reach the upstream, as documented', async (ctx) => {
-    if (!ready) return ctx.skip(`envoy missing: ${ENVOY_HINT}`);
+    if (!ready) return ctx.skip('envoy or openssl missing');
     const token = await idp.token({ sub: 'alice', email: 'alice@example.com', groups: ['sre', 'ops'] });
     const res = await request(port, 'app.localhost', '/d/abc', ca, [['Authorization', `Bearer ${token}`], ['X-Verdict-User', 'mallory'], ['x-verdict-jwt-assertion', 'forged'], ['Tailscale-User-Login', 'mallory']]);
     const got = atUpstream(res);
@@ -126,7 +141,7 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
   });
 
   it('bearer denies: 401 with www-authenticate (invalid_token for a bad token), 403; JSON or HTML body with the decision id', async (ctx) => {
-    if (!ready) return ctx.skip(`envoy missing: ${ENVOY_HINT}`);
+    if (!ready) return ctx.skip('envoy or openssl missing');
     const before = echo.received.length;
     const anon = await request(port, 'app.localhost', '/', ca, { accept: JSON_ACCEPT });
     assert.equal(anon.status, 401);
@@ -157,7 +172,7 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
   });
 
   it("Envoy's access log line carries the decision id, route, decision and reasons from ext_authz dynamic metadata", async (ctx) => {
-    if (!ready) return ctx.skip(`envoy missing: ${ENVOY_HINT}`);
+    if (!ready) return ctx.skip('envoy or openssl missing');
     const dev = await idp.token({ sub: 'bob', groups: ['dev'] });
     const res = await request(port, 'app.localhost', '/logged?secret=1', ca, { accept: JSON_ACCEPT, authorization: `Bearer ${dev}` });
     assert.equal(res.status, 403);
@@ -177,7 +192,7 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
   });
 
   it('http_service mode (/ext-authz/) gives the same decisions as gRPC mode for the same requests', async (ctx) => {
-    if (!ready) return ctx.skip(`envoy missing: ${ENVOY_HINT}`);
+    if (!ready) return ctx.skip('envoy or openssl missing');
     const sre = await idp.token({ sub: 'alice', email: 'alice@example.com', groups: ['sre'] });
     const dev = await idp.token({ sub: 'bob', groups: ['dev'] });
     const cases: { host: string; path: string; method?: string; headers: Record<string, string> }[] = [
@@ -207,6 +222,50 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
         assert.equal(b['verdict.transport'], 'http');
         assert.equal(a['verdict.transport'], 'grpc');
       }
+    }
+  });
+
+  it('every hostile target: allowed ⇔ reached the app once, with the audited path, host and route', async (ctx) => {
+    if (!ready) return ctx.skip('envoy or openssl missing');
+    const sent: { what: string; res: RawResponse | Error; reached: number }[] = [];
+    const all: [string, string][] = [...TARGETS.map((target): [string, string] => [`GET ${target} HTTP/1.1\r\nHost: ${HOST}`, HOST]), ...HEADS];
+    for (const [head, sni] of all) {
+      const before = echoPaths.received.length;
+      const res = await rawTls(port, sni, `${head}\r\nConnection: close`, ca).catch((e: Error) => e);
+      sent.push({ what: head.split('\r\n').join(' | '), res, reached: echoPaths.received.length - before });
+    }
+
+    const records = t.records().filter((r) => r['event.action'] === 'authorize');
+    const byId = new Map(records.map((r) => [r['verdict.decision_id'] as string, r]));
+
+    for (const s of sent) {
+      const status = s.res instanceof Error ? 0 : s.res.status;
+      // The echo app always answers 200: anything else came from Envoy or Verdict.
+      assert.equal(s.reached, status === 200 ? 1 : 0, `${s.what}: ${status} but reached the app ${s.reached} times`);
+    }
+    for (const got of echoPaths.received) {
+      const what = `${got.name} got ${got.method} ${got.url} (host ${got.headers.host})`;
+      const id = got.headers['x-verdict-decision-id'];
+      assert.ok(id, `${what}: no decision id, so not decided by Verdict`);
+      const rec = byId.get(id);
+      assert.ok(rec, `${what}: decision ${id} is not in the audit trail`);
+      assert.equal(rec['verdict.decision'], 'allow', `${what}: Verdict denied it`);
+      assert.equal(rec['verdict.route'], got.name, `${what}: Verdict decided under another route than Envoy used`);
+      assert.equal(upperEscapes(got.path), rec['url.path'], `${what}: the app got another path than Verdict decided on`);
+      assert.equal(normalizeRequestHost(got.headers.host ?? ''), rec['server.address'], `${what}: the app got another host than Verdict decided on`);
+      assert.notEqual(got.name, 'admin');
+      assert.equal(routeOfLenient(rec['server.address'] as string, got.path), got.name, `${what}: a lenient app routes it elsewhere`);
+      assert.ok(!lenientRead(got.path).startsWith('/admin'), `${what}: a lenient app reads ${lenientRead(got.path)}`);
+    }
+    // Denied decisions never reached the app (each allowed one is accounted for above).
+    const reachedIds = new Set(echoPaths.received.map((g) => g.headers['x-verdict-decision-id']));
+    for (const r of records) if (r['verdict.decision'] === 'deny') assert.ok(!reachedIds.has(r['verdict.decision_id'] as string));
+    // The corpus is not vacuous: some allowed, some refused by Verdict, some by Envoy itself.
+    const allowed = sent.filter((s) => !(s.res instanceof Error) && s.res.status === 200).length;
+    const byVerdict = records.filter((r) => r['verdict.decision'] === 'deny').length;
+    assert.ok(allowed >= 15 && byVerdict >= 15 && sent.length - allowed - byVerdict >= 5, `allowed ${allowed}, denied by Verdict ${byVerdict}, of ${sent.length}`);
+    if (process.env.VERDICT_PATH_REPORT) {
+      for (const s of sent) console.log(s.res instanceof Error ? 'ERR' : s.res.status, s.what);
     }
   });
 
