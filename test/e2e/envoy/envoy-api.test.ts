@@ -215,7 +215,7 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
     const sre = await idp.token({ sub: 'alice', email: 'alice@example.com', groups: ['sre'] });
     const dev = await idp.token({ sub: 'bob', groups: ['dev'] });
     const cases: { host: string; path: string; method?: string; headers: Record<string, string> }[] = [
-      { host: 'public.localhost', path: '/', headers: { 'x-verdict-user': 'mallory' } },
+      { host: 'public.localhost', path: '/', headers: { 'x-verdict-user': 'mallory', 'X-Verdict-Jwt-Assertion': 'forged', 'Tailscale-User-Login': 'mallory@example.com', 'Tailscale-User-Name': 'Mallory' } },
       { host: 'app.localhost', path: '/d/1', headers: { accept: JSON_ACCEPT } },
       { host: 'app.localhost', path: '/d/1', headers: { accept: JSON_ACCEPT, authorization: `Bearer ${sre}`, 'X-Verdict-Groups': 'admins' } },
       { host: 'app.localhost', path: '/d/1', headers: { accept: JSON_ACCEPT, authorization: `Bearer ${dev}` } },
@@ -233,7 +233,9 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
       assert.equal(viaHttp.headers['www-authenticate'], viaGrpc.headers['www-authenticate'], `${what}: same www-authenticate`);
       if (viaGrpc.status === 200) {
         const [a, b] = [JSON.parse(viaGrpc.body), JSON.parse(viaHttp.body)] as { headers: Record<string, string> }[];
-        for (const h of ['x-verdict-user', 'x-verdict-email', 'x-verdict-groups', 'x-verdict-admin']) assert.equal(b!.headers[h], a!.headers[h], `${what}: same ${h} upstream`);
+        for (const h of ['x-verdict-user', 'x-verdict-email', 'x-verdict-groups', 'x-verdict-admin', 'x-verdict-jwt-assertion']) assert.equal(b!.headers[h] === undefined, a!.headers[h] === undefined, `${what}: ${h} upstream in both modes or in neither`);
+        const leaked = Object.keys(b!.headers).filter((k) => k.startsWith('tailscale-') || (k === 'x-verdict-jwt-assertion' && b!.headers[k] === 'forged'));
+        assert.deepEqual(leaked, [], `${what}: client-sent identity headers reached the app through http_service`);
         assert.equal(b!.headers['x-verdict-user'] === 'mallory', false);
       } else if (viaGrpc.headers['x-verdict-decision-id']) {
         const [a, b] = [await recordOf(viaGrpc.headers['x-verdict-decision-id']), await recordOf(viaHttp.headers['x-verdict-decision-id']!)];

@@ -63,9 +63,22 @@ export function hcm(listener: Obj): Obj {
   return listener.filter_chains[0].filters[0].typed_config as Obj;
 }
 
+/** The `http_service` filter exactly as docs/http-modes.md shows it (the test runs the docs). */
+export function documentedHttpServiceFilter(verdictHttp: number): Obj {
+  const doc = readFileSync(join(import.meta.dirname, '../../../../docs/http-modes.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('## Envoy (`http_service`)'));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!yaml) throw new Error('docs/http-modes.md has no http_service YAML block');
+  const filter = (parse(yaml) as Obj[])[0]!;
+  const service = filter.typed_config.http_service as Obj;
+  if (service.server_uri.cluster !== 'verdict_http') throw new Error('the documented http_service cluster is not verdict_http');
+  service.server_uri.uri = `http://127.0.0.1:${verdictHttp}`;
+  return filter;
+}
+
 /**
  * A second listener, the same routes, with the ext_authz filter in `http_service` mode
- * exactly as docs/http-modes.md shows it, pointed at Verdict's HTTP port.
+ * as documented, pointed at Verdict's HTTP port.
  */
 export function addHttpServiceListener(cfg: Obj, listen: number, verdictHttp: number): void {
   const grpcListener = tlsListener(cfg);
@@ -75,25 +88,7 @@ export function addHttpServiceListener(cfg: Obj, listen: number, verdictHttp: nu
   const m = hcm(l);
   m.stat_prefix = 'ingress_http_service';
   const i = (m.http_filters as Obj[]).findIndex((f) => f.name === 'envoy.filters.http.ext_authz');
-  m.http_filters[i] = {
-    name: 'envoy.filters.http.ext_authz',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
-      transport_api_version: 'V3',
-      failure_mode_allow: false,
-      http_service: {
-        server_uri: { uri: `http://127.0.0.1:${verdictHttp}`, cluster: 'verdict_http', timeout: '0.5s' },
-        path_prefix: '/ext-authz',
-        authorization_request: {
-          allowed_headers: { patterns: [{ exact: 'authorization' }, { exact: 'cookie' }, { exact: 'accept' }, { prefix: 'x-verdict-' }, { exact: 'x-forwarded-for' }, { exact: 'x-forwarded-proto' }, { exact: 'x-request-id' }] },
-        },
-        authorization_response: {
-          allowed_upstream_headers: { patterns: [{ prefix: 'x-verdict-' }] },
-          allowed_client_headers: { patterns: [{ exact: 'www-authenticate' }, { exact: 'x-verdict-decision-id' }, { exact: 'content-type' }, { exact: 'location' }, { exact: 'set-cookie' }] },
-        },
-      },
-    },
-  };
+  m.http_filters[i] = documentedHttpServiceFilter(verdictHttp);
   cfg.static_resources.listeners.push(l);
   cfg.static_resources.clusters.push({ name: 'verdict_http', type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: 'verdict_http', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: loopback(verdictHttp) } } }] }] } });
 }
