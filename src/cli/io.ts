@@ -22,10 +22,12 @@ export function oneLine(problems: readonly Problem[]): string {
  * Config and policy set for the one-shot commands, which use no secrets; prints the first
  * problem and returns undefined on failure.
  */
-export function loadForCommand(configFile: string | undefined): { config: Config; policy: PolicySet } | undefined {
+export function loadForCommand(configFile: string | undefined, policiesDir?: string): { config: Config; policy: PolicySet } | undefined {
   try {
     const config = loadConfig(configFile, process.env, process.cwd(), { requireSecrets: false });
-    return { config, policy: loadPolicyDir(config.policies.dir) };
+    // `--policies DIR` stands in for `policies.dir` (a pull request's folder, say).
+    const dir = policiesDir ?? config.policies.dir;
+    return { config: policiesDir === undefined ? config : { ...config, policies: { ...config.policies, dir } }, policy: loadPolicyDir(dir) };
   } catch (e) {
     err(`verdict: ${oneLine(problemsOf(e, configFile ?? '(config)'))}`);
     return undefined;

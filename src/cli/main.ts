@@ -14,7 +14,7 @@ const USAGE = `usage: verdict <command> [options]
   serve    [--config FILE]                   run the ext_authz gRPC server and the HTTP server
   validate [--config FILE] [--policies DIR]  check the config and every policy file
   explain  [--config FILE] --request FILE    decide one CheckRequest (proto3 JSON), print the decision
-  test     [--config FILE] [PATH...] [--coverage] [--min-coverage P]
+  test     [--config FILE] [--policies DIR] [PATH...] [--coverage] [--min-coverage P]
                                              run policy test files (default: <policies>/tests);
                                              coverage: rule outcomes exercised, per route
   audit verify FILE... [--key PUBLIC.pem|JWKS]   check the hash chain and checkpoints of an audit trail
@@ -90,7 +90,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       return noPositionals() ? explain(values.config, values.request) : 2;
     case 'test':
-      return test(values.config, positionals, { coverage: values.coverage, minCoverage: values['min-coverage'] });
+      return test(values.config, positionals, { coverage: values.coverage, minCoverage: values['min-coverage'], policies: values.policies });
     case 'audit': {
       const [sub, ...files] = positionals;
       if (sub === 'verify') return auditVerify(files, values.key);

@@ -23,6 +23,8 @@ export interface TestOptions {
   readonly coverage?: boolean | undefined;
   /** Fail below this coverage, in percent (implies `coverage`). */
   readonly minCoverage?: string | undefined;
+  /** The policy folder, instead of the config's `policies.dir`; its `tests/` are the default cases. */
+  readonly policies?: string | undefined;
 }
 
 function printCoverage(report: CoverageReport): void {
@@ -45,7 +47,7 @@ export function test(configFile: string | undefined, paths: readonly string[], o
       return 2;
     }
   }
-  const loaded = loadForCommand(configFile);
+  const loaded = loadForCommand(configFile, options.policies);
   if (!loaded) return 2;
   const { config, policy } = loaded;
   const coverage = options.coverage || minCoverage !== undefined ? new Coverage(policy, config.policies.require_route_id) : undefined;
