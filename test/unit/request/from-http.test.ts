@@ -73,9 +73,21 @@ describe('forward-auth (nginx, Caddy, Traefik)', () => {
   });
 
   it('never binds a route from a header: the client could have sent it', () => {
-    const r = factsFromForwardAuth(req({ 'x-original-url': 'https://app.example.com/', 'x-original-method': 'GET', 'x-verdict-route': 'public' }), { trusted: trust });
+    const r = factsFromEnvoyHttp(req({ host: 'app.example.com', 'x-verdict-route': 'public' }, { url: '/ext-authz/' }), { trusted: trust });
     assert.ok(r.ok);
     assert.equal(r.facts.routeId, undefined);
+    // forward-auth refuses it outright: no proxy could strip an unknown x-verdict-* header.
+    refused(factsFromForwardAuth(req({ 'x-original-url': 'https://app.example.com/', 'x-original-method': 'GET', 'x-verdict-route': 'public' }), { trusted: trust }), /identity header/);
+  });
+
+  it('refuses identity headers forward-auth proxies cannot strip, and repeated single headers', () => {
+    const base = { 'x-original-url': 'https://app.example.com/', 'x-original-method': 'GET' };
+    for (const name of ['x_verdict_user', 'x-verdict_groups', 'tailscale_user_login', 'tailscale-new-thing', 'x-verdict-admin']) {
+      refused(factsFromForwardAuth(req({ ...base, [name]: 'x' }), { trusted: trust }), /identity header/);
+    }
+    assert.ok(factsFromForwardAuth(req({ ...base, 'x-verdict-user': 'x', 'tailscale-user-login': 'y', x_other: '1' }), { trusted: trust }).ok);
+    refused(factsFromForwardAuth(req(base, { rawHeaders: ['Authorization', 'Bearer a', 'authorization', 'Bearer b'] }), { trusted: trust }), /repeated authorization/);
+    refused(factsFromEnvoyHttp(req({ host: 'a.example.com' }, { url: '/ext-authz/', rawHeaders: ['Host', 'a.example.com', 'HOST', 'b.example.com'] }), { trusted: trust }), /repeated host/);
   });
 });
 
