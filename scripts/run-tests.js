@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { TOOLS, findTool, pipTargetDir, planProvisioning, searchDirs, toolEnvVar } from '../dist/scripts/test-tools.js';
 
 const ROOT = process.cwd();
@@ -64,11 +64,16 @@ function provision() {
 const missing = provision();
 for (const t of missing) console.log(`missing tool ${t.name}: install with \`${t.hint}\`; ${CI ? 'CI=true: failing' : 'the tests that need it are skipped'}`);
 if (CI && missing.length > 0) process.exit(1);
-// The tests find each tool under VERDICT_TOOL_<NAME>, whatever PATH the test process gets.
+// The tests find each tool under VERDICT_TOOL_<NAME>; its folder also goes first on PATH, so
+// code that looks tools up by PATH (helpers, the demo) finds the provisioned one too.
+const pathDirs = (process.env.PATH ?? '').split(delimiter);
 for (const t of TOOLS) {
   const p = findTool(t.name);
-  if (p) process.env[toolEnvVar(t.name)] = p;
+  if (!p) continue;
+  process.env[toolEnvVar(t.name)] = p;
+  if (!t.file && !pathDirs.includes(dirname(p))) pathDirs.unshift(dirname(p));
 }
+process.env.PATH = pathDirs.join(delimiter);
 
 const filter = process.argv[2];
 const files = find('dist/test').filter((f) => !filter || f.includes(filter)).sort();

@@ -1,7 +1,7 @@
 // The outside programs the test suites drive (real Envoy, nginx, Redis, Chromium, …): where
 // to find them, and how the test runner installs the missing ones. Shared by
 // scripts/run-tests.js (provisioning) and test/helpers/tools.ts (lookup inside tests).
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,8 @@ export interface ToolSpec {
   readonly pip?: string;
   /** One line for a human: how to install it by hand. */
   readonly hint: string;
+  /** A data file rather than a program on PATH (e.g. the system CA bundle Envoy configs name). */
+  readonly file?: string;
 }
 
 export const TOOLS: readonly ToolSpec[] = [
@@ -25,6 +27,7 @@ export const TOOLS: readonly ToolSpec[] = [
   { name: 'rsyslogd', apt: 'rsyslog', hint: 'apt-get install rsyslog' },
   { name: 'docker-compose', apt: 'docker-compose', hint: 'apt-get install docker-compose' },
   { name: 'openssl', apt: 'openssl', hint: 'apt-get install openssl' },
+  { name: 'ca-certificates', apt: 'ca-certificates', file: '/etc/ssl/certs/ca-certificates.crt', hint: 'apt-get install ca-certificates' },
 ];
 
 export function toolSpec(name: string): ToolSpec | undefined {
@@ -97,9 +100,10 @@ export function resolveScript(path: string, name: string): string {
  * pip folder, or the first executable of that name in `searchDirs`. `undefined`: missing.
  */
 export function findTool(name: string, env: NodeJS.ProcessEnv = process.env, root = process.cwd()): string | undefined {
+  const spec = toolSpec(name);
+  if (spec?.file) return existsSync(spec.file) ? spec.file : undefined;
   const exported = env[toolEnvVar(name)];
   if (exported && isExecutableFile(exported)) return exported;
-  const spec = toolSpec(name);
   if (spec?.pip) {
     const own = join(pipTargetDir(root, spec.pip), 'envoy', '_bin', 'envoy');
     if (name === 'envoy' && isExecutableFile(own)) return own;

@@ -83,7 +83,8 @@ describe('every Envoy config Verdict ships or generates loads in real Envoy (`en
   let results: Record<string, { ok: boolean; output: string }> = {};
 
   before(async () => {
-    if (!hasTool('envoy') || !hasTool('openssl')) return;
+    // ca-certificates: the generated configs name the system CA bundle, and Envoy loads it.
+    if (!hasTool('envoy') || !hasTool('openssl') || !hasTool('ca-certificates')) return;
     for (const f of readdirSync(join(ROOT, 'envoy')).filter((n) => n.endsWith('.yaml'))) files[`envoy/${f}`] = join(ROOT, 'envoy', f);
 
     // The docker-compose tailnet profile's second Envoy: the file it mounts as its config.
@@ -127,7 +128,7 @@ describe('every Envoy config Verdict ships or generates loads in real Envoy (`en
     results = Object.fromEntries(Object.entries(all).map(([name, f]) => [name, byFile[f]!]));
   });
 
-  const need = (t: TestContext) => requireTool(t, 'envoy') && requireTool(t, 'openssl');
+  const need = (t: TestContext) => requireTool(t, 'envoy') && requireTool(t, 'openssl') && requireTool(t, 'ca-certificates');
 
   it('envoy/*.yaml, the tailnet Envoy\'s config, the --snippets pieces and every `envoy` section variant load', (t) => {
     if (!need(t)) return;

