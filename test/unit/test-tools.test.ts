@@ -82,13 +82,17 @@ describe('test tools: discovery and the provisioning plan (npm test installs wha
   it('the runner: a missing tool skips its tests with one line and a count locally, and fails under CI=true', () => {
     const d = tempDir('verdict-tools-').dir;
     const env: NodeJS.ProcessEnv = { HOME: d, PATH: d, VERDICT_NO_INSTALL: '1' };
-    const run = (extra: Record<string, string>) => spawnSync(process.execPath, ['scripts/run-tests.js', 'unit/envoy/compose.test'], { encoding: 'utf8', env: { ...env, ...extra } });
+    // A suite whose every test needs redis-server: without it, it is skipped quickly.
+    const run = (extra: Record<string, string>) => spawnSync(process.execPath, ['scripts/run-tests.js', 'integration/sessions-redis-admin'], { encoding: 'utf8', env: { ...env, ...extra } });
     const local = run({});
     assert.equal(local.status, 0, local.stdout + local.stderr);
-    assert.match(local.stdout, /^missing tool docker-compose: install with `apt-get install docker-compose`; the tests that need it are skipped$/m);
-    assert.match(local.stdout, /^skipped 1 test\(s\); missing tools: .*docker-compose \(1\)/m);
+    assert.match(local.stdout, /^missing tool redis-server: install with `apt-get install redis-server`; the tests that need it are skipped$/m);
+    const summary = /^skipped (\d+) test\(s\); missing tools: .*redis-server \((\d+)\)/m.exec(local.stdout);
+    assert.ok(summary, local.stdout.slice(-500));
+    assert.ok(Number(summary[1]) > 0);
+    assert.equal(summary[2], summary[1], 'every skip is put down to redis-server');
     const ci = run({ CI: 'true' });
     assert.equal(ci.status, 1);
-    assert.match(ci.stdout, /^missing tool docker-compose: .*CI=true: failing$/m);
+    assert.match(ci.stdout, /^missing tool redis-server: .*CI=true: failing$/m);
   });
 });
