@@ -41,12 +41,19 @@ describe('browser login through real Envoy in Chromium', () => {
         envoy: envoySection({ tlsListen: port, tls: cert }),
       },
     );
-    envoy = await startEnvoy(dir.dir, generatedBootstrap(`${t.dir}/verdict.json`, { verdictAddress: `127.0.0.1:${t.app.grpcPort}` }));
-    browser = await chromium.launch({
-      executablePath: toolPath('chromium'),
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    // Envoy and Chromium start side by side; whichever started is stopped by after().
+    const [e, b] = await Promise.allSettled([
+      startEnvoy(dir.dir, generatedBootstrap(`${t.dir}/verdict.json`, { verdictAddress: `127.0.0.1:${t.app.grpcPort}` })),
+      chromium.launch({
+        executablePath: toolPath('chromium'),
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      }),
+    ]);
+    if (e.status === 'fulfilled') envoy = e.value;
+    if (b.status === 'fulfilled') browser = b.value;
+    if (e.status === 'rejected') throw e.reason;
+    if (b.status === 'rejected') throw b.reason;
     ready = true;
   });
   after(async () => {

@@ -29,6 +29,7 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
 
   async function startVerdict(): Promise<ChildProcess> {
     const p = spawn(process.execPath, [join(ROOT, 'bin/verdict.js'), 'serve', '--config', configFile], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    verdict = p; // stopped by after() whatever happens next
     let err = '';
     p.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const cfg = JSON.parse(readFileSync(configFile, 'utf8')) as { http: { listen: string } };
@@ -56,10 +57,11 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
       policies: { dir: 'policies' },
       audit: { sink: 'file', path: 'audit.jsonl' },
       // Long enough for Envoy's health checks (below) to see NOT_SERVING while Verdict still answers.
-      shutdown: { drain_delay: '1s', grace_period: '1s' },
+      shutdown: { drain_delay: '2s', grace_period: '1s' },
       envoy: envoySection({ tlsListen: port, tls: cert, verdictGrpc: grpcPort }),
     });
-    verdict = await startVerdict();
+    // Verdict and Envoy start side by side; Envoy waits for Verdict's health check.
+    const starting = startVerdict();
     generated = generatedBootstrap(configFile);
     const cfg = structuredClone(generated);
     // Only the health check's pace is changed (5 s in the generated file), so the test
@@ -73,7 +75,9 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
     // And the ext_authz timeout (3 s generated, for a login's IdP round trip) to 0.5 s.
     const authz = (hcm(tlsListener(cfg)).http_filters as Obj[]).find((f) => f.name === 'envoy.filters.http.ext_authz')!.typed_config as Obj;
     authz.grpc_service.timeout = '0.5s';
+    starting.catch(() => undefined); // awaited below, after Envoy
     envoy = await startEnvoy(dir, cfg);
+    await starting;
     ready = true;
   });
   after(async () => {
@@ -128,7 +132,7 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
     let done = false;
     void gone.then(() => (done = true));
     old.kill('SIGTERM');
-    await poll("Envoy's health check sees NOT_SERVING", 900, async () => ((await envoy.health('verdict')).includes('failed_active_hc') ? true : undefined));
+    await poll("Envoy's health check sees NOT_SERVING", 1800, async () => ((await envoy.health('verdict')).includes('failed_active_hc') ? true : undefined));
     assert.equal(done, false, 'seen while Verdict was still draining (answering checks)');
     // Envoy 1.40 still sends checks to its only Verdict host while that host is marked
     // unhealthy (healthy_panic_threshold 0 notwithstanding); the draining Verdict answers
@@ -142,7 +146,7 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
     assert.equal(echo.received.length, seenStopped, 'the app saw nothing while Verdict was away');
     assert.ok(seenStopped - seen <= 1);
 
-    verdict = await startVerdict();
+    await startVerdict();
     await poll('traffic resumes with the same Envoy', 10000, async () => ((await get()).status === 200 ? true : undefined));
     assert.equal(await envoy.health('verdict'), 'healthy');
     // Everything the app received was decided (and audited) by Verdict.

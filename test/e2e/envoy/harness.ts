@@ -134,8 +134,20 @@ export async function startEnvoy(dir: string, cfg: Obj): Promise<RunningEnvoy> {
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   let dead = false;
   void exited.then(() => (dead = true));
+  try {
+    return await untilReady(proc, () => dead, () => err, adminPath, lines);
+  } catch (e) {
+    // Never leave an Envoy behind: the caller has no handle on it yet.
+    if (!dead) proc.kill('SIGKILL');
+    await exited;
+    throw e;
+  }
+}
+
+async function untilReady(proc: ChildProcess, isDead: () => boolean, stderr: () => string, adminPath: string, lines: string[]): Promise<RunningEnvoy> {
+  const exited = new Promise<void>((r) => (proc.exitCode !== null ? r() : proc.once('exit', () => r())));
   const admin = await poll('Envoy admin address', 15000, () => {
-    if (dead) throw new Error(`envoy exited: ${err}`);
+    if (isDead()) throw new Error(`envoy exited: ${stderr()}`);
     try {
       const a = readFileSync(adminPath, 'utf8').trim();
       return a ? `http://${a}` : undefined;
@@ -152,13 +164,13 @@ export async function startEnvoy(dir: string, cfg: Obj): Promise<RunningEnvoy> {
     }
   };
   await poll('Envoy ready', 15000, async () => {
-    if (dead) throw new Error(`envoy exited: ${err}`);
+    if (isDead()) throw new Error(`envoy exited: ${stderr()}`);
     return (await get('/ready'))?.trim() === 'LIVE' ? true : undefined;
   });
   const envoy: RunningEnvoy = {
     admin,
     lines,
-    stderr: () => err,
+    stderr,
     async health(cluster) {
       const text = (await get('/clusters')) ?? '';
       const line = text.split('\n').find((l) => l.startsWith(`${cluster}::`) && l.includes('::health_flags::'));
@@ -168,7 +180,7 @@ export async function startEnvoy(dir: string, cfg: Obj): Promise<RunningEnvoy> {
       return poll(`access log line with ${id}`, ms, () => lines.find((l) => l.includes(id)));
     },
     async stop() {
-      if (!dead) proc.kill('SIGTERM');
+      if (!isDead()) proc.kill('SIGTERM');
       await exited;
     },
   };
