@@ -7,35 +7,39 @@ import type { MatchSpec } from '../compile-match.js';
  * routes in a list. A route without a path matcher is the empty prefix.
  */
 export class PathIndex {
-  readonly #exact = new Map<string, number[]>();
-  readonly #prefixes = new Map<string, number[]>();
-  readonly #lengths: number[] = [];
-  readonly #regex: number[] = [];
+  // Created on first use: most buckets hold one route (memory at 10,000 routes).
+  #exact: Map<string, number[]> | undefined;
+  #prefixes: Map<string, number[]> | undefined;
+  #lengths: number[] | undefined;
+  #regex: number[] | undefined;
 
   add(position: number, spec: MatchSpec): void {
-    if (spec.path !== undefined) push(this.#exact, spec.path, position);
-    else if (spec.path_regex !== undefined) this.#regex.push(position);
+    if (spec.path !== undefined) push((this.#exact ??= new Map()), spec.path, position);
+    else if (spec.path_regex !== undefined) (this.#regex ??= []).push(position);
     else {
       const prefix = spec.path_prefix ?? '';
-      if (!this.#lengths.includes(prefix.length)) {
+      const lengths = (this.#lengths ??= []);
+      if (!lengths.includes(prefix.length)) {
         // Kept sorted as it grows: there are few distinct lengths.
-        const at = this.#lengths.findIndex((l) => l > prefix.length);
-        this.#lengths.splice(at < 0 ? this.#lengths.length : at, 0, prefix.length);
+        const at = lengths.findIndex((l) => l > prefix.length);
+        lengths.splice(at < 0 ? lengths.length : at, 0, prefix.length);
       }
-      push(this.#prefixes, prefix, position);
+      push((this.#prefixes ??= new Map()), prefix, position);
     }
   }
 
   /** Appends every route that may match `path` (a superset; the caller verifies). */
   collect(path: string, out: number[]): void {
-    const exact = this.#exact.get(path);
+    const exact = this.#exact?.get(path);
     if (exact) for (const p of exact) out.push(p);
-    for (const len of this.#lengths) {
-      if (len > path.length) break;
-      const hit = this.#prefixes.get(len === path.length ? path : path.slice(0, len));
-      if (hit) for (const p of hit) out.push(p);
+    if (this.#lengths) {
+      for (const len of this.#lengths) {
+        if (len > path.length) break;
+        const hit = this.#prefixes!.get(len === path.length ? path : path.slice(0, len));
+        if (hit) for (const p of hit) out.push(p);
+      }
     }
-    for (const p of this.#regex) out.push(p);
+    if (this.#regex) for (const p of this.#regex) out.push(p);
   }
 }
 

@@ -1,0 +1,192 @@
+// `node dist/bench/policy-size.js [--sizes=10,100,1000,10000]`: what policy size costs.
+// For each size: `verdict validate` (wall, a new process), the compile alone (in-process),
+// `verdict serve` start → /readyz 200, RSS after start (and above an empty policy), a
+// SIGHUP reload with /healthz and gRPC Check probed all through it (the longest answer),
+// and the per-decision cost of the first route, the last route and no route, beside the
+// linear scan the index replaced. See bench/README.md.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { evaluate } from '../src/policy/evaluate.js';
+import type { CompiledRoute, PolicySet } from '../src/policy/policy-set.js';
+import { loadPolicyDir } from '../src/policy-store/policy-store.js';
+import type { RequestFacts } from '../src/request/facts.js';
+import { authClient, envoyCheckRequest } from '../test/helpers/envoy-client.js';
+import { sizePolicy, sizeRequests } from './size-policy.js';
+
+const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+const SIZES = (args.get('sizes') ?? '10,100,1000,10000').split(',').map(Number);
+const root = mkdtempSync(join(tmpdir(), 'verdict-size-'));
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(root, { recursive: true, force: true });
+});
+const bin = join(process.cwd(), 'bin/verdict.js');
+
+function folder(n: number): string {
+  const dir = join(root, `n${n}`);
+  mkdirSync(join(dir, 'policies'), { recursive: true });
+  writeFileSync(join(dir, 'policies/app.json'), JSON.stringify(sizePolicy(n)));
+  writeFileSync(join(dir, 'verdict.json'), JSON.stringify({ grpc: { listen: '127.0.0.1:0' }, http: { listen: '127.0.0.1:0' }, policies: { dir: 'policies', watch: false }, audit: { sink: 'file', path: 'audit.jsonl' } }));
+  return dir;
+}
+
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+async function serve(dir: string): Promise<{ child: ChildProcess; startMs: number; http: number; grpc: number }> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [bin, 'serve', '--config', join(dir, 'verdict.json')], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  for (;;) {
+    const m = /"grpc":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/.exec(err);
+    if (m) {
+      const http = Number(m[2]);
+      while ((await get(http, '/readyz')).status !== 200) await sleep(5);
+      return { child, startMs: performance.now() - t0, http, grpc: Number(m[1]) };
+    }
+    if (child.exitCode !== null) throw new Error(`verdict did not start: ${err}`);
+    if (performance.now() - t0 > 600_000) throw new Error('verdict did not start within 10 minutes');
+    await sleep(5);
+  }
+}
+
+async function reloadUnderProbes(s: { child: ChildProcess; http: number; grpc: number }, dir: string, n: number): Promise<{ reloadMs: number; longestHealthz: number; longestCheck: number; probes: number }> {
+  // A real change: route 0 gets another group.
+  const doc = sizePolicy(n) as { routes: { allow: unknown }[] };
+  doc.routes[0]!.allow = { groups: { has: 'reloaded' } };
+  writeFileSync(join(dir, 'policies/app.json'), JSON.stringify(doc));
+  const client = authClient(s.grpc);
+  const req = envoyCheckRequest(sizeRequests(n).last);
+  await client.check(req);
+  let running = true;
+  let longestHealthz = 0;
+  let longestCheck = 0;
+  let probes = 0;
+  const healthz = async () => {
+    while (running) {
+      const t0 = performance.now();
+      await get(s.http, '/healthz');
+      longestHealthz = Math.max(longestHealthz, performance.now() - t0);
+      probes++;
+    }
+  };
+  const check = async () => {
+    while (running) {
+      const t0 = performance.now();
+      await client.check(req);
+      longestCheck = Math.max(longestCheck, performance.now() - t0);
+      probes++;
+    }
+  };
+  const accepted = async () => /verdict_policy_reloads_total\{result="accepted"\} 1/.test((await get(s.http, '/metrics')).body);
+  const loops = [healthz(), check()];
+  await sleep(50);
+  const t0 = performance.now();
+  s.child.kill('SIGHUP');
+  while (!(await accepted())) await sleep(10);
+  const reloadMs = performance.now() - t0;
+  running = false;
+  await Promise.all(loops);
+  client.close();
+  return { reloadMs, longestHealthz, longestCheck, probes };
+}
+
+function linearFirstMatch(policy: PolicySet, f: RequestFacts): CompiledRoute | undefined {
+  for (const r of policy.routes) if (r.match !== undefined && r.match(f)) return r;
+  return undefined;
+}
+
+/** µs per call, measured for ~300 ms after a warm-up. */
+function perCall(fn: () => unknown): number {
+  for (let i = 0; i < 2000; i++) fn();
+  let calls = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < 300) {
+    for (let i = 0; i < 200; i++) fn();
+    calls += 200;
+    t = performance.now();
+  }
+  return ((t - t0) * 1000) / calls;
+}
+
+function facts(r: { host: string; path: string }): RequestFacts {
+  return { method: 'GET', scheme: 'https', host: r.host, path: r.path, query: '', headers: new Map(), sourceIp: '100.64.1.2', sourcePort: 5555, destinationIp: '10.0.0.5', requestId: undefined, routeId: undefined, protocol: 'HTTP/2' };
+}
+
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const rows: string[] = [];
+
+// The baseline for memory: the same server with no routes.
+const empty = folder(0);
+const base = await serve(empty);
+await sleep(500);
+const baseRss = rssMb(base.child.pid!);
+base.child.kill('SIGTERM');
+process.stderr.write(`empty policy: RSS ${f1(baseRss)} MB\n`);
+
+for (const n of SIZES) {
+  const dir = folder(n);
+  let t0 = performance.now();
+  const v = spawnSync(process.execPath, [bin, 'validate', '--policies', join(dir, 'policies')], { encoding: 'utf8' });
+  const validateMs = performance.now() - t0;
+  if (v.status !== 0) throw new Error(`validate failed: ${v.stdout}${v.stderr}`);
+  t0 = performance.now();
+  const policy = loadPolicyDir(join(dir, 'policies'));
+  const compileMs = performance.now() - t0;
+
+  const q = sizeRequests(n);
+  const options = { requireRouteId: false };
+  const cost = (r: { host: string; path: string }) => {
+    const f = facts(r);
+    return perCall(() => evaluate(policy, f, undefined, 0, options));
+  };
+  const scan = (r: { host: string; path: string }) => {
+    const f = facts(r);
+    return perCall(() => linearFirstMatch(policy, f));
+  };
+  if (evaluate(policy, facts(q.last), undefined, 0, options).route !== `app-${n - 1}`) throw new Error('the last-route request does not reach the last route');
+  const decide = { first: cost(q.first), last: cost(q.last), none: cost(q.none), scanLast: scan(q.last), scanNone: scan(q.none) };
+
+  const s = await serve(dir);
+  await sleep(500);
+  const rss = rssMb(s.child.pid!);
+  const r = await reloadUnderProbes(s, dir, n);
+  await sleep(500);
+  const rssAfter = rssMb(s.child.pid!);
+  s.child.kill('SIGTERM');
+  const row = `| ${n.toLocaleString('en')} | ${(validateMs / 1000).toFixed(2)} s | ${compileMs.toFixed(0)} ms | ${(s.startMs / 1000).toFixed(2)} s | ${(r.reloadMs / 1000).toFixed(2)} s | ${f1(r.longestHealthz)} / ${f1(r.longestCheck)} ms (${r.probes} probes) | ${f1(rss)} (+${f1(rss - baseRss)}) / ${f1(rssAfter)} MB | ${f2(decide.first)} / ${f2(decide.last)} / ${f2(decide.none)} µs | ${f2(decide.scanLast)} / ${f2(decide.scanNone)} µs |`;
+  rows.push(row);
+  process.stderr.write(`${row}\n`);
+}
+
+process.stdout.write(
+  [
+    `empty policy: RSS ${f1(baseRss)} MB`,
+    '',
+    '| routes | validate (CLI) | compile | start → ready | reload | longest /healthz / Check during reload | RSS after start (above empty) / after reload | decision first / last / none | linear scan last / none (lookup only) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n'),
+);
+process.exit(0);
