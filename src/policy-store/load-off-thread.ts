@@ -37,16 +37,25 @@ interface Pending {
 
 /**
  * Reads, parses and schema-checks policy folders on one worker thread (policy-worker.ts),
- * started on first use and kept. A worker that fails fails the parses in flight (their
+ * started on first use and kept while reloads come (loading the validator there costs
+ * more than a reload), stopped after `idleMs` without one (its memory, ~40 MB, is not
+ * held between rare reloads). A worker that fails fails the parses in flight (their
  * reloads are rejected; the set in force stays) and is started again on the next one.
  */
 export class PolicyParser {
   #worker: Worker | undefined;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
+  readonly #idleMs: number;
+  #idle: NodeJS.Timeout | undefined;
+
+  constructor(idleMs = 60_000) {
+    this.#idleMs = idleMs;
+  }
 
   parse(dir: string): Promise<ParsedFile[]> {
     const worker = this.#start();
+    clearTimeout(this.#idle);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { files: [], resolve, reject });
@@ -57,9 +66,17 @@ export class PolicyParser {
   /** Starts the worker now, so the first reload does not wait for it. */
   warm(): void {
     this.#start();
+    this.#armIdle();
+  }
+
+  #armIdle(): void {
+    if (this.#pending.size > 0) return;
+    clearTimeout(this.#idle);
+    this.#idle = setTimeout(() => this.close(), this.#idleMs).unref();
   }
 
   close(): void {
+    clearTimeout(this.#idle);
     const w = this.#worker;
     this.#worker = undefined;
     this.#failAll(w, 'policy reader stopped');
@@ -84,6 +101,7 @@ export class PolicyParser {
     else if (m.type === 'routes') p.files[p.files.length - 1]!.routes!.push(...m.routes);
     else {
       this.#pending.delete(m.id);
+      this.#armIdle();
       if (m.type === 'done') p.resolve(p.files);
       else p.reject(new VerdictError('POLICY_INVALID', 'invalid policy', { problems: m.problems }));
     }
