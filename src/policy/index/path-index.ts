@@ -6,14 +6,34 @@ import type { MatchSpec } from '../compile-match.js';
  * follows the number of distinct prefix lengths, not the number of routes), regex
  * routes in a list. A route without a path matcher is the empty prefix.
  */
+/** Up to this many routes, a bucket is a plain list: all of them are candidates. */
+const SMALL = 8;
+
 export class PathIndex {
-  // Created on first use: most buckets hold one route (memory at 10,000 routes).
+  // Most buckets hold one or two routes: a list is enough for them and costs less memory
+  // than the maps (10,000 routes make ~17,500 buckets). Maps are built past SMALL.
+  #small: number[] | undefined = [];
+  #smallSpecs: MatchSpec[] | undefined = [];
   #exact: Map<string, number[]> | undefined;
   #prefixes: Map<string, number[]> | undefined;
   #lengths: number[] | undefined;
   #regex: number[] | undefined;
 
   add(position: number, spec: MatchSpec): void {
+    if (this.#small && this.#smallSpecs) {
+      if (this.#small.length < SMALL) {
+        this.#small.push(position);
+        this.#smallSpecs.push(spec);
+        return;
+      }
+      const [positions, specs] = [this.#small, this.#smallSpecs];
+      this.#small = this.#smallSpecs = undefined;
+      positions.forEach((p, i) => this.#addIndexed(p, specs[i]!));
+    }
+    this.#addIndexed(position, spec);
+  }
+
+  #addIndexed(position: number, spec: MatchSpec): void {
     if (spec.path !== undefined) push((this.#exact ??= new Map()), spec.path, position);
     else if (spec.path_regex !== undefined) (this.#regex ??= []).push(position);
     else {
@@ -30,6 +50,10 @@ export class PathIndex {
 
   /** Appends every route that may match `path` (a superset; the caller verifies). */
   collect(path: string, out: number[]): void {
+    if (this.#small) {
+      for (const p of this.#small) out.push(p);
+      return;
+    }
     const exact = this.#exact?.get(path);
     if (exact) for (const p of exact) out.push(p);
     if (this.#lengths) {

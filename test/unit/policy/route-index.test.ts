@@ -52,7 +52,7 @@ describe('route index', () => {
     let checked = 0;
     for (let seed = 1; seed <= 300; seed++) {
       const r = rng(seed);
-      const policy = policyOf(Array.from({ length: 1 + Math.floor(r() * 25) }, (_, i) => randomRoute(r, i)));
+      const policy = policyOf(Array.from({ length: 1 + Math.floor(r() * 60) }, (_, i) => randomRoute(r, i)));
       for (let q = 0; q < 60; q++) {
         const f = facts({ host: pick(r, REQUEST_HOSTS), path: pick(r, PATHS), method: pick(r, METHODS) });
         const want = linearFirstMatch(policy, f)?.id;
