@@ -72,11 +72,11 @@ async function webSessionsFromConfig(config: Config, knownHosts: () => ReadonlyS
   let store: SessionStore;
   if (session.store.type === 'redis') {
     try {
-      store = await RedisSessionStore.connect(session.store.url!, sealer, session.store.prefix);
+      store = await RedisSessionStore.connect(session.store.url!, sealer, session.store.prefix, durationMs(session.store.connect_timeout));
     } catch (e) {
       throw new VerdictError('STORE_UNAVAILABLE', 'cannot reach the session store', {
         cause: e,
-        problems: [{ file: config.file ?? '(built-in defaults)', pointer: '/identity/session/store/url', message: `cannot connect to Redis: ${(e as Error).message}` }],
+        problems: [{ file: config.file ?? '(built-in defaults)', pointer: '/identity/session/store/url', message: `cannot connect to Redis (STORE_UNAVAILABLE): ${(e as Error).message}` }],
       });
     }
   } else {
@@ -122,8 +122,12 @@ export interface RunningVerdict {
   readonly httpPort: number;
   readonly policies: PolicyStore;
   readonly metrics: Metrics;
-  /** Health NOT_SERVING, in-flight checks finish (up to the grace period), audit flushed. */
-  stop(reason?: string): Promise<void>;
+  /**
+   * Health NOT_SERVING, in-flight checks finish (up to the grace period), audit flushed and
+   * sealed. Calling it again returns the same stop; `{ force: true }` cuts the drain delay and
+   * the grace period short but still writes the shutdown record and seals the audit chain.
+   */
+  stop(reason?: string, options?: { force?: boolean }): Promise<void>;
   /** Re-reads the policy folder now (SIGHUP, tests). */
   reload(): Promise<ReloadEvent>;
 }
@@ -267,7 +271,9 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   if (config.policies.watch) policies.watch(durationMs(config.policies.reload_debounce), onReload);
   listening = true;
   grpcServer.setServing(true);
-  control(controlRecord('start', Date.now(), {
+  // Awaited: the start record is in the trail before anyone is told the server is serving,
+  // so a stop right after `verdict serving` always finds it there to seal.
+  await audit.write(controlRecord('start', Date.now(), {
     'verdict.policy_hash': policySet.hash,
     'verdict.policy_files': policySet.files,
     'verdict.routes': policySet.routes.map((r) => r.id),
@@ -282,10 +288,22 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     // Which request headers decision records carry (replay tells an absent header from an unrecorded one).
     'verdict.audit_headers': config.audit.include_headers,
     'verdict.warnings': startWarnings(config),
-  }));
+  })).catch((e: unknown) => log.error({ err: describeError(e) }, 'audit record not written'));
   log.info({ grpc: `${grpcAddr.host}:${grpcPort}`, http: `${httpAddr.host}:${httpPort}`, routes: policySet.routes.length, policy_hash: policySet.hash }, 'verdict serving');
 
   let stopped: Promise<void> | undefined;
+  let isForced = false;
+  let forceStop!: () => void;
+  const forced = new Promise<void>((resolve) => (forceStop = () => {
+    isForced = true;
+    resolve();
+  }));
+  const waitOrForced = async (ms: number): Promise<void> => {
+    if (ms <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((r) => (timer = setTimeout(r, ms))), forced]);
+    clearTimeout(timer);
+  };
   return {
     grpcPort,
     httpPort,
@@ -296,20 +314,22 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
       onReload(event);
       return event;
     },
-    stop(reason = 'stop') {
+    stop(reason = 'stop', { force = false } = {}) {
+      if (force) forceStop();
       stopped ??= (async () => {
         stopping = true;
         grpcServer.setServing(false);
         policies.close();
         // Envoy keeps sending checks until its health checks see NOT_SERVING; keep answering meanwhile.
-        const drain = durationMs(config.shutdown.drain_delay);
-        if (drain > 0) await new Promise((r) => setTimeout(r, drain));
-        await grpcServer.shutdown(durationMs(config.shutdown.grace_period));
-        await httpServer.close();
-        control(controlRecord('shutdown', Date.now(), { 'verdict.policy_hash': policies.current.hash, 'verdict.shutdown_reason': reason }));
+        await waitOrForced(durationMs(config.shutdown.drain_delay));
+        const grace = durationMs(config.shutdown.grace_period);
+        await Promise.race([grpcServer.shutdown(grace), forced.then(() => grpcServer.server.forceShutdown())]);
+        await Promise.race([httpServer.close(grace), forced.then(() => httpServer.closeAll())]);
+        // Even a forced stop records itself and seals the chain: `audit verify` finds it intact.
+        control(controlRecord('shutdown', Date.now(), { 'verdict.policy_hash': policies.current.hash, 'verdict.shutdown_reason': reason, 'verdict.shutdown_forced': isForced || undefined }));
         await store?.close();
         await audit.close();
-        log.info({ reason }, 'verdict stopped');
+        log.info({ reason, forced: isForced }, 'verdict stopped');
       })();
       return stopped;
     },

@@ -76,6 +76,7 @@ export function auditRecordSchema(): Record<string, unknown> {
     'verdict.routes_changed': strs,
     'verdict.problems': strs,
     'verdict.shutdown_reason': str,
+    'verdict.shutdown_forced': { type: 'boolean' },
     'verdict.checkpoint': {
       type: 'object',
       additionalProperties: false,

@@ -43,7 +43,7 @@ export interface SessionConfig {
   readonly max_age: string;
   readonly idle_timeout: string;
   readonly max_login_cookies: number;
-  readonly store: { readonly type: 'memory' | 'redis'; readonly url: string | undefined; readonly prefix: string };
+  readonly store: { readonly type: 'memory' | 'redis'; readonly url: string | undefined; readonly prefix: string; readonly connect_timeout: string };
 }
 
 export interface AdminToken {

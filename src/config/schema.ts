@@ -152,6 +152,7 @@ export function configSchema(): Record<string, unknown> {
                   type: { enum: ['memory', 'redis'], default: 'memory' },
                   url: { type: 'string', pattern: '^rediss?://' },
                   prefix: { type: 'string', default: 'verdict:' },
+                  connect_timeout: duration('5s'),
                 },
                 if: { properties: { type: { const: 'redis' } }, required: ['type'] },
                 then: { required: ['url'] },

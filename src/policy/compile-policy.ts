@@ -47,6 +47,10 @@ export interface ParsedFile {
   readonly problems?: readonly Problem[];
 }
 
+function folderRelative(name: string): string {
+  return name.slice(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1);
+}
+
 /** Parses and schema-checks every file, in name order (the order routes are tried in). */
 export function parseSources(sources: readonly PolicySource[]): ParsedFile[] {
   const sorted = [...sources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -127,7 +131,9 @@ export function* compileSteps(files: readonly ParsedFile[], env: CompileEnv): Ge
   }
   if (problems.length > 0) return { ok: false, problems };
 
-  const fileList = files.map((f) => Object.freeze({ name: f.name, sha256: f.sha256 }));
+  // Names relative to the policy folder (its files are direct children: the base name), so the
+  // same folder hashes the same from any working directory (CI, the server, a laptop).
+  const fileList = files.map((f) => Object.freeze({ name: folderRelative(f.name), sha256: f.sha256 }));
   const hash = sha256(fileList.map((f) => `${f.name}\0${f.sha256}\n`).join(''));
   index.seal(routes);
   const claims = Object.freeze([...claimSet].sort());

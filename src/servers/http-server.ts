@@ -80,11 +80,21 @@ export class HttpServer {
     });
   }
 
-  close(): Promise<void> {
+  /** Stops accepting; requests in flight finish, up to `graceMs`, then connections are cut. */
+  close(graceMs = 10_000): Promise<void> {
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
+      const timer = setTimeout(() => this.closeAll(), graceMs);
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.server.closeIdleConnections();
     });
+  }
+
+  /** Cuts every connection now (a forced stop, or the end of the grace period). */
+  closeAll(): void {
+    this.server.closeAllConnections();
   }
 }
 

@@ -26,11 +26,27 @@ export class RedisSessionStore implements SessionStore {
     this.#prefix = prefix;
   }
 
-  static async connect(url: string, sealer: Sealer, prefix: string): Promise<RedisSessionStore> {
+  /**
+   * Connects, or rejects within `timeoutMs`: the reconnect strategy retries for ever (right for
+   * an outage while serving), so without a bound an unreachable Redis at start hangs silently.
+   */
+  static async connect(url: string, sealer: Sealer, prefix: string, timeoutMs = 5000): Promise<RedisSessionStore> {
     const client = newClient(url);
+    let lastError: Error | undefined;
     // Errors surface as rejected commands; the listener only keeps them from crashing the process.
-    client.on('error', () => {});
-    await client.connect();
+    client.on('error', (e: Error) => (lastError = e));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms${lastError ? ` (${lastError.message || lastError.name})` : ''}`)), timeoutMs);
+    });
+    try {
+      await Promise.race([client.connect(), timedOut]);
+    } catch (e) {
+      client.destroy();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
     return new RedisSessionStore(client, sealer, prefix);
   }
 
