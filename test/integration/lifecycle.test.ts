@@ -4,14 +4,14 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, copyFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { DEMO_POLICY } from '../helpers/app.js';
 import { verdictAsync, verdictAsyncResult } from '../helpers/cli.js';
 import { requireTool } from '../helpers/tools.js';
 import { tempDir } from '../helpers/tmp.js';
 
-/** Polls `cond` every few ms, failing after `ms`: no sleeps racing the server. */
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
+/** Polls `cond` every few ms, failing after `ms` (generous: a loaded machine starts Node slowly). */
+async function until(cond: () => boolean, what: string, ms = 90_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -19,7 +19,14 @@ async function until(cond: () => boolean, what: string, ms = 15_000): Promise<vo
   }
 }
 
+// A failed case must not leave servers behind (their pipes would keep this process alive).
+const children = new Set<ChildProcess>();
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
 function watch(child: ChildProcess) {
+  children.add(child);
   const s = { stderr: '', exit: undefined as { code: number | null; signal: NodeJS.Signals | null } | undefined };
   child.stderr!.on('data', (d: Buffer) => (s.stderr += d.toString()));
   child.stdout?.on('data', (d: Buffer) => (s.stderr += d.toString()));
@@ -101,7 +108,7 @@ describe('serve: signals from the first moment', { concurrency: true }, () => {
     await until(() => /already in progress/.test(s2.stderr), 'second signal acknowledged');
     assert.equal(s2.exit, undefined, 'still draining after two signals');
     c2.kill('SIGTERM');
-    await until(() => s2.exit !== undefined, 'exit after the third signal', 10_000);
+    await until(() => s2.exit !== undefined, 'exit after the third signal', 30_000);
     assert.deepEqual(s2.exit, { code: 0, signal: null }, s2.stderr);
     const forced = (await assertSealed(slow.audit)).find((r) => r['event.action'] === 'shutdown')!;
     assert.equal(forced['verdict.shutdown_forced'], true);
@@ -125,7 +132,7 @@ describe('serve: signals from the first moment', { concurrency: true }, () => {
 
     const npm = spawn('/usr/bin/npm', ['start', '--silent', '--', '--config', config], { cwd: pkg.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     const s = watch(npm);
-    await until(() => /verdict serving/.test(s.stderr) || s.exit !== undefined, 'serving', 60_000);
+    await until(() => /verdict serving/.test(s.stderr) || s.exit !== undefined, 'serving', 120_000);
     const port = Number(/"grpc":"[^"]*:(\d+)"/.exec(s.stderr)![1]);
     npm.kill('SIGTERM');
     await until(() => s.exit !== undefined, 'npm exit');
