@@ -1,4 +1,4 @@
-// Records examples/policy-review/audit.jsonl: a real trail written by Verdict's server
+// Records examples/policy-review/trail.jsonl (not audit*.jsonl: .gitignore keeps local trails out): a real trail written by Verdict's server
 // (gRPC Check calls with JWTs of a test issuer) under examples/policy-review/policies.
 // Run it again after changing the example (`node dist/scripts/record-policy-review-example.js`),
 // then update expected-replay.txt; test/integration/policy-review-example.test.ts checks both.
@@ -41,5 +41,5 @@ for (let i = 0; i < 2; i++) {
 client.close();
 await app.stop();
 await issuer.close();
-copyFileSync(join(t.dir, 'audit.jsonl'), join(EXAMPLE, 'audit.jsonl'));
-process.stdout.write(`wrote ${EXAMPLE}/audit.jsonl\n`);
+copyFileSync(join(t.dir, 'audit.jsonl'), join(EXAMPLE, 'trail.jsonl'));
+process.stdout.write(`wrote ${EXAMPLE}/trail.jsonl\n`);

@@ -10,7 +10,7 @@ const withoutHash = (s: string) => s.replace(/policy [0-9a-f]{12}/, 'policy <has
 
 describe('the policy review example (docs/policy-review.md)', () => {
   it('its trail is a real, intact trail written by verdict serve', () => {
-    const r = verdict(['audit', 'verify', `${DIR}/audit.jsonl`]);
+    const r = verdict(['audit', 'verify', `${DIR}/trail.jsonl`]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^intact: 21 records/);
   });
@@ -22,13 +22,13 @@ describe('the policy review example (docs/policy-review.md)', () => {
     assert.match(tests.stdout, /^coverage: 10\/10 100\.0%$/m);
     const lint = verdict(['lint', '--policies', `${DIR}/proposed`]);
     assert.equal(lint.code, 0, lint.stdout);
-    const replay = verdict(['replay', '--policies', `${DIR}/proposed`, `${DIR}/audit.jsonl`]);
+    const replay = verdict(['replay', '--policies', `${DIR}/proposed`, `${DIR}/trail.jsonl`]);
     assert.equal(replay.code, 1, replay.stderr);
     assert.equal(withoutHash(replay.stdout), withoutHash(readFileSync(`${DIR}/expected-replay.txt`, 'utf8')));
   });
 
   it('the policy in force replays without a change', () => {
-    const same = verdict(['replay', '--policies', `${DIR}/policies`, `${DIR}/audit.jsonl`]);
+    const same = verdict(['replay', '--policies', `${DIR}/policies`, `${DIR}/trail.jsonl`]);
     assert.equal(same.code, 0, same.stdout);
     assert.match(same.stdout, /18 unchanged, 0 flipped, 0 undecidable/);
   });
