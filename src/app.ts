@@ -17,6 +17,7 @@ import { compileTrustedProxies, type TrustCheck } from './request/trusted-proxie
 import { NO_IDENTITY } from './identity/identity-result.js';
 import { GrpcServer, serverCredentials } from './servers/grpc-server.js';
 import { HttpServer } from './servers/http-server.js';
+import { checkHeaders, checkResponseHeaders } from './servers/answer-headers.js';
 import { splitListen } from './servers/listen-address.js';
 import { Metrics } from './servers/metrics.js';
 import { MemorySessionStore } from './session/memory-store.js';
@@ -181,7 +182,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
 
   const grpcServer = new GrpcServer(
     async (request, deadline) => {
-      const outcome = await runCheck(deps, 'grpc', () => factsFromCheckRequest(request, xff), deadline);
+      const outcome = await runCheck(deps, 'grpc', () => factsFromCheckRequest(request, xff), deadline, { checkAnswer: (o) => checkHeaders(checkResponseHeaders(checkResponse(o, responseOptions))) });
       return checkResponse(outcome, responseOptions);
     },
     (e) => {
@@ -204,7 +205,8 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
           const from = mode === 'envoy' ? factsFromEnvoyHttp : mode === 'direct' ? factsFromDirect : factsFromForwardAuth;
           const build = () => from(req, { trusted });
           const loginRedirect = !(mode === 'forward-auth' && /[?&]login=status(&|$)/.test(req.url));
-          return httpAnswer(await runCheck(deps, 'http', build, undefined, { loginRedirect }), responseOptions, mode === 'envoy');
+          const checkAnswer = (o: CheckOutcome): void => checkHeaders(httpAnswer(o, responseOptions, mode === 'envoy').headers);
+          return httpAnswer(await runCheck(deps, 'http', build, undefined, { loginRedirect, checkAnswer }), responseOptions, mode === 'envoy');
         } catch (e) {
           log.error({ err: describeError(e) }, 'check failed before its audit record was written; denying');
           return httpAnswer(auditFailure(), responseOptions);

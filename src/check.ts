@@ -65,12 +65,24 @@ async function beforeDeadline<T>(work: Promise<T>, deadlineMs: number | undefine
   }
 }
 
+export interface CheckOptions {
+  /** HTTP modes for proxies that relay only 2xx/401/403 ask for a 401 instead of a login redirect. */
+  readonly loginRedirect?: boolean;
+  /**
+   * Throws when the transport could not send the answer for this outcome (a header value
+   * it would refuse). Run before the audit record is written, so that such an outcome is
+   * recorded, and answered, as the 503 `internal-error` it becomes: the record and the
+   * answer always agree.
+   */
+  readonly checkAnswer?: (outcome: CheckOutcome) => void;
+}
+
 /**
  * One decision: request facts → identity → policy → outcome. The audit record is
  * handed to the sink in `finally`, before the caller can answer: no answer without
  * its record. Any failure is a deny (503), never an allow.
  */
-export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', build: () => FactsResult, deadlineMs?: number, options: { loginRedirect?: boolean } = {}): Promise<CheckOutcome> {
+export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', build: () => FactsResult, deadlineMs?: number, options: CheckOptions = {}): Promise<CheckOutcome> {
   const started = performance.now();
   const nowMs = deps.now?.() ?? Date.now();
   const decisionId = randomUUID();
@@ -125,8 +137,18 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
   } catch (e) {
     decision = internalError(describeError(e), facts?.routeId);
   } finally {
+    let outcome: CheckOutcome = { decisionId, decision, identity, facts, extraHeaders, assertion };
+    if (options.checkAnswer) {
+      try {
+        options.checkAnswer(outcome);
+      } catch (e) {
+        decision = internalError(`the answer could not be sent: ${describeError(e)}`, decision.route ?? facts?.routeId);
+        extraHeaders = undefined;
+        assertion = undefined;
+        outcome = { decisionId, decision, identity, facts, extraHeaders, assertion };
+      }
+    }
     const durationMs = performance.now() - started;
-    const outcome: CheckOutcome = { decisionId, decision, identity, facts, extraHeaders, assertion };
     const record = decisionRecord({ decisionId, timeMs: nowMs, transport, decision, facts, rawPath, identity, tailnet, policyHash, durationMs, includeQuery: deps.options.includeQuery, includeHeaders: deps.options.includeHeaders, claimNames: policyClaimNames });
     try {
       await deps.audit.write(redact(record, deps.options.redact ?? []));

@@ -141,6 +141,15 @@ describe('nginx auth_request in front of an upstream, deciding with Verdict', ()
 
     assert.notEqual(sneaky.status, 200, `an unsafe path is not let through: ${sneaky.body}`);
 
+    // Values beyond Latin-1 arrive percent-encoded (nginx used to answer 500 here).
+    const intl = await idp.token({ sub: 'Ιωάννης 🦄', email: 'иван@пример.рф', groups: ['sre', 'Админы'] });
+    const enc = await httpRequest(`${base}/d/abc`, { headers: { host: 'grafana.example.com', authorization: `Bearer ${intl}` } });
+    assert.equal(enc.status, 200, enc.body);
+    const encSeen = (JSON.parse(enc.body) as { headers: Record<string, string> }).headers;
+    assert.equal(decodeURIComponent(encSeen['x-verdict-user']!), 'Ιωάννης 🦄');
+    assert.equal(decodeURIComponent(encSeen['x-verdict-email']!), 'иван@пример.рф');
+    assert.deepEqual(encSeen['x-verdict-groups']!.split(',').map(decodeURIComponent), ['sre', 'Админы']);
+
     // Every spelling of an identity header: none reaches the upstream but Verdict's own values.
     const variants: Record<string, string> = {
       'X-VERDICT-USER': 'mallory', 'X-Verdict-Email': 'm@evil.com', 'x-verdict-jwt-assertion': 'eyJforged', 'X-Verdict-Decision-Id': 'forged',

@@ -37,11 +37,15 @@ describe('CheckResponse building', () => {
     assert.equal(header(r, 'x-verdict-decision-id'), 'd-1');
   });
 
-  it('drops claim values that could split headers, and groups with commas', () => {
-    const p = principal({ sub: 'alice\r\nx-evil: 1', email: 'a@example.com', groups: ['ok', 'a,b', 'bad\nline'] });
+  it('percent-encodes values that could split headers, non-ASCII values and commas in group names', () => {
+    const p = principal({ sub: 'alice\r\nx-evil: 1', email: 'ivan@пример.рф', groups: ['ok', 'a,b', 'bad\nline', 'Админы', '50%'] });
     const r = checkResponse(outcome({ identity: { kind: 'principal', principal: p } }), { exposeReasons: true }) as Resp;
-    assert.equal(header(r, 'x-verdict-user'), undefined);
-    assert.equal(header(r, 'x-verdict-groups'), 'ok');
+    assert.equal(header(r, 'x-verdict-user'), 'alice%0D%0Ax-evil:%201');
+    assert.equal(decodeURIComponent(header(r, 'x-verdict-user')!), 'alice\r\nx-evil: 1');
+    assert.equal(decodeURIComponent(header(r, 'x-verdict-email')!), 'ivan@пример.рф');
+    const groups = header(r, 'x-verdict-groups')!;
+    assert.match(groups, /^[!-~]+$/, 'visible ASCII only');
+    assert.deepEqual(groups.split(',').map(decodeURIComponent), ['ok', 'a,b', 'bad\nline', 'Админы', '50%']);
   });
 
   it('denies with JSON for API clients and hides reasons when configured', () => {
