@@ -137,6 +137,10 @@ async function stop(code: number): Promise<never> {
   return new Promise<never>(() => {});
 }
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(0));
+// A wrapper that dies without passing the signal on (a shell under `npm run`, say) leaves
+// this process to init: notice the new parent and stop too, so nothing keeps running.
+const parent = process.ppid;
+setInterval(() => process.ppid !== parent && void stop(0), 500).unref();
 
 async function run(): Promise<void> {
   const node = process.execPath;
