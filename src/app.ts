@@ -31,10 +31,13 @@ import { Sealer } from './session/sealer.js';
 import type { SessionStore } from './session/session-store.js';
 import { WebSessions } from './session/web-sessions.js';
 import { randomUUID } from 'node:crypto';
+import { Throttle } from './throttle.js';
 
 /** The audit trail of `config.audit`: sync (group commit) by default for files, async for stdout. */
-async function auditFromConfig(config: Config, log: Logger): Promise<AuditSink> {
+async function auditFromConfig(config: Config, log: Logger, metrics: Metrics): Promise<AuditSink> {
   const a = config.audit;
+  // One summary line per interval, however many copies are dropped.
+  const syslogDrops = new Throttle(10_000, (n) => log.warn({ dropped: n }, 'syslog receiver away or not reading: audit copies dropped (the local trail is complete)'));
   let signingKey;
   if (a.signing_key_file) {
     try {
@@ -53,13 +56,25 @@ async function auditFromConfig(config: Config, log: Logger): Promise<AuditSink> 
     checkpointEvery: a.checkpoint_every,
     checkpointIntervalMs: durationMs(a.checkpoint_interval),
     signingKey,
-    onFailure: (e) => log.error({ err: e.message }, 'audit sink failed: denying every request until restart'),
+    durability: a.durability,
+    onFailure: (e) => {
+      metrics.auditSink(false);
+      log.error({ err: e.message }, 'audit sink failed: denying every decision (503) and retrying until writing works again');
+    },
+    onRecover: (info) => {
+      metrics.auditSink(true);
+      log.warn({ down_ms: info.downMs, unrecorded: info.unrecorded, records_lost: info.lost, attempts: info.attempts }, 'audit sink recovered: answering decisions again');
+    },
+    onReopen: (reason) => {
+      metrics.auditReopen(reason);
+      log[reason === 'removed' ? 'warn' : 'info']({ reason, path: a.path }, 'audit file reopened at its path');
+    },
     rotateBytes: a.rotate_bytes,
     rotateMs: a.rotate_interval === '0' ? 0 : durationMs(a.rotate_interval),
     retentionMs: a.retention_days * 86_400_000,
     retentionAction: a.retention_action,
     forward: a.syslog
-      ? new SyslogForwarder({ ...splitListen(a.syslog.address), maxQueue: a.syslog.max_queue, onDrop: (n) => log.warn({ dropped: n }, 'syslog receiver away: audit copies dropped (the local trail is complete)') })
+      ? new SyslogForwarder({ ...splitListen(a.syslog.address), maxQueue: a.syslog.max_queue, onDrop: (n) => (metrics.syslogDropped(n), syslogDrops.hit(n)) })
       : undefined,
   });
 }
@@ -131,6 +146,8 @@ export interface RunningVerdict {
   stop(reason?: string, options?: { force?: boolean }): Promise<void>;
   /** Re-reads the policy folder now (SIGHUP, tests). */
   reload(): Promise<ReloadEvent>;
+  /** Reopens the audit file at its path (SIGHUP: after logrotate moved it). */
+  reopenAudit(): void;
 }
 
 export interface StartOptions {
@@ -146,13 +163,15 @@ export interface StartOptions {
 export async function startVerdict(config: Config, options: StartOptions): Promise<RunningVerdict> {
   const { log } = options;
   const policySet = loadPolicyDir(config.policies.dir);
-  const audit = options.audit ?? (await auditFromConfig(config, log));
+  const metrics = new Metrics();
+  const audit = options.audit ?? (await auditFromConfig(config, log, metrics));
+  // While the sink is failed every decision is refused: one log line per interval, not one per request.
+  const unrecorded = new Throttle(10_000, (n) => log.error({ count: n }, 'decisions answered without their audit record (denied with 503 unless audit.fail_open): the audit sink is failed'));
   // Control-plane records are not awaited by anyone; a failure is logged, and the sink,
   // now failed, makes the next decisions deny.
   const control = (record: Record<string, unknown>, level: 'info' | 'warn' = 'info'): void =>
-    void audit.write(record, level).catch((e: unknown) => log.error({ err: describeError(e) }, 'audit record not written'));
+    void audit.write(record, level).catch((e: unknown) => log.error({ err: describeError(e), action: record['event.action'] }, 'audit control record not written'));
   const policies = new PolicyStore(config.policies.dir, policySet);
-  const metrics = new Metrics();
   const { web, store } = await webSessionsFromConfig(config, () => policies.current.hosts);
   const a = config.identity.assertion;
   const assertion = a ? await AssertionSigner.load({ keyFile: a.key_file, issuer: a.issuer, ttlSeconds: Math.floor(durationMs(a.ttl) / 1000), groupsPrefix: a.groups_prefix }) : undefined;
@@ -175,7 +194,10 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
       redact: config.audit.redact,
       auditFailOpen: config.audit.fail_open,
     },
-    onAuditFailure: () => metrics.auditFailure(),
+    onAuditFailure: () => {
+      metrics.auditFailure();
+      unrecorded.hit();
+    },
   };
   const responseOptions = { exposeReasons: config.response.expose_reasons, isOwnCookie: web?.isOwnCookie };
   const xff = { xffTrustedHops: config.request.xff_trusted_hops };
@@ -290,6 +312,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     // Which request headers decision records carry (replay tells an absent header from an unrecorded one).
     'verdict.audit_headers': config.audit.include_headers,
     'verdict.warnings': startWarnings(config),
+    'verdict.audit_durability': config.audit.sink === 'file' ? (config.audit.durability ?? ((config.audit.mode ?? 'sync') === 'sync' ? 'disk' : 'os')) : 'os',
   })).catch((e: unknown) => log.error({ err: describeError(e) }, 'audit record not written'));
   log.info({ grpc: `${grpcAddr.host}:${grpcPort}`, http: `${httpAddr.host}:${httpPort}`, routes: policySet.routes.length, policy_hash: policySet.hash }, 'verdict serving');
 
@@ -316,6 +339,9 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
       onReload(event);
       return event;
     },
+    reopenAudit() {
+      audit.reopen?.();
+    },
     stop(reason = 'stop', { force = false } = {}) {
       if (force) forceStop();
       stopped ??= (async () => {
@@ -331,6 +357,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
         control(controlRecord('shutdown', Date.now(), { 'verdict.policy_hash': policies.current.hash, 'verdict.shutdown_reason': reason, 'verdict.shutdown_forced': isForced || undefined }));
         await store?.close();
         await audit.close();
+        unrecorded.flush();
         log.info({ reason, forced: isForced }, 'verdict stopped');
       })();
       return stopped;

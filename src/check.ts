@@ -95,6 +95,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
   let extraHeaders: readonly [string, string][] | undefined;
   let assertion: string | undefined;
   let tailnet: TailnetIdentity | undefined;
+  let unrecorded: CheckOutcome | undefined;
   try {
     // One snapshot for the whole decision, however long identity takes.
     const policy = deps.policies.current;
@@ -154,10 +155,11 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
       await deps.audit.write(redact(record, deps.options.redact ?? []));
     } catch (e) {
       deps.onAuditFailure?.(e);
-      // Fail closed unless the operator chose otherwise: no answer without its record.
-      if (!deps.options.auditFailOpen) throw e;
+      // Fail closed unless the operator chose otherwise: no answer without its record. The
+      // 503 keeps the decision's id, which the sink lists in its `audit.recovered` record.
+      if (!deps.options.auditFailOpen) unrecorded = { decisionId, decision: internalError('audit write failed', facts?.routeId), identity: NO_IDENTITY, facts };
     }
-    deps.observe?.(outcome, transport, durationMs / 1000);
+    deps.observe?.(unrecorded ?? outcome, transport, durationMs / 1000);
   }
-  return { decisionId, decision, identity, facts, extraHeaders, assertion };
+  return unrecorded ?? { decisionId, decision, identity, facts, extraHeaders, assertion };
 }

@@ -87,7 +87,11 @@ export async function serve(configFile: string | undefined): Promise<number> {
     err(`verdict: refusing to start: ${oneLine(problemsOf(e, config.file ?? config.policies.dir))}`);
     return 2;
   }
-  const onHup = () => void app.reload();
+  const onHup = () => {
+    // The logrotate convention: SIGHUP reopens the audit file; it also re-reads the policies.
+    app.reopenAudit();
+    void app.reload();
+  };
   process.on('SIGHUP', onHup);
   process.off('SIGHUP', ignoreHup);
   const signal = await signals.until(app);

@@ -72,6 +72,8 @@ export interface Config {
     readonly include_query: boolean;
     /** Default: `sync` for the file sink, `async` for stdout. */
     readonly mode: 'sync' | 'async' | undefined;
+    /** Default: `disk` (fdatasync per group commit) for a sync file sink, `os` otherwise. */
+    readonly durability: 'disk' | 'os' | undefined;
     readonly max_delay: string;
     readonly checkpoint_every: number;
     readonly checkpoint_interval: string;

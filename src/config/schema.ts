@@ -71,6 +71,7 @@ export function configSchema(): Record<string, unknown> {
           path: { type: 'string', minLength: 1 },
           include_query: { type: 'boolean', default: false },
           mode: { enum: ['sync', 'async'] },
+          durability: { enum: ['disk', 'os'] },
           max_delay: duration('100ms'),
           checkpoint_every: { type: 'integer', minimum: 1, default: 1000 },
           checkpoint_interval: duration('1m'),

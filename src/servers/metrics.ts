@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CheckOutcome } from '../response/check-response.js';
 
 /** Prometheus metrics; label values come from route ids and reason codes only (bounded). */
@@ -10,6 +10,10 @@ export class Metrics {
   readonly #reloads: Counter<'result'>;
   readonly #shadow: Counter<'route' | 'differs'>;
   readonly #auditFailures: Counter;
+  readonly #auditSinkUp: Gauge;
+  readonly #auditSinkFailures: Counter;
+  readonly #auditReopens: Counter<'reason'>;
+  readonly #syslogDropped: Counter;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'verdict_' });
@@ -43,6 +47,28 @@ export class Metrics {
       help: 'Decisions whose audit record could not be written (denied with 503 unless audit.fail_open).',
       registers: [this.registry],
     });
+    this.#auditSinkUp = new Gauge({
+      name: 'verdict_audit_sink_up',
+      help: '1 while the audit sink writes, 0 while it is failed (decisions are denied; it retries by itself).',
+      registers: [this.registry],
+    });
+    this.#auditSinkUp.set(1);
+    this.#auditSinkFailures = new Counter({
+      name: 'verdict_audit_sink_failures_total',
+      help: 'Times the audit sink failed (disk full, read-only, I/O error); each outage counts once.',
+      registers: [this.registry],
+    });
+    this.#auditReopens = new Counter({
+      name: 'verdict_audit_reopens_total',
+      help: 'Times the audit file was reopened at its path, by reason (removed, moved, replaced, signal).',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.#syslogDropped = new Counter({
+      name: 'verdict_audit_syslog_dropped_total',
+      help: 'Audit copies not delivered to the syslog receiver (queue full, or unsent at a disconnect); the local trail has them.',
+      registers: [this.registry],
+    });
     this.#reloads = new Counter({
       name: 'verdict_policy_reloads_total',
       help: 'Policy reloads by result (accepted, rejected).',
@@ -63,6 +89,19 @@ export class Metrics {
 
   auditFailure(): void {
     this.#auditFailures.inc();
+  }
+
+  auditSink(up: boolean): void {
+    this.#auditSinkUp.set(up ? 1 : 0);
+    if (!up) this.#auditSinkFailures.inc();
+  }
+
+  auditReopen(reason: string): void {
+    this.#auditReopens.inc({ reason });
+  }
+
+  syslogDropped(n: number): void {
+    this.#syslogDropped.inc(n);
   }
 
   reload(result: 'accepted' | 'rejected'): void {

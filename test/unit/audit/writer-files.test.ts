@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { existsSync, fdatasync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { AuditWriter, rotatedName, type AuditWriterOptions } from '../../../src/audit/audit-writer.js';
+import { verifyTrail } from '../../../src/audit/verify.js';
+import { tempDir } from '../../helpers/tmp.js';
+
+type Rec = Record<string, unknown>;
+const read = (p: string): Rec[] => (existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec) : []);
+const verify = (...files: string[]) => verifyTrail(files.map((f) => ({ name: f, text: readFileSync(f, 'utf8') })));
+const decision = (id: string): Rec => ({ time: new Date().toISOString(), 'event.action': 'authorize', 'verdict.decision_id': id, 'verdict.decision': 'allow' });
+const writer = (path: string, o: Partial<AuditWriterOptions> = {}) => new AuditWriter({ sink: 'file', path, mode: 'sync', maxDelayMs: 10, checkpointEvery: 1_000_000, checkpointIntervalMs: 0, watchMs: 0, ...o });
+async function until(what: string, cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail(`timed out waiting for: ${what}`);
+}
+
+describe('audit file moved or removed under the writer', () => {
+  it('rm of the live file: the next batch goes to a new file, after an audit.reopened record naming the lost seqs', async () => {
+    const p = join(tempDir().dir, 'audit.jsonl');
+    const reasons: string[] = [];
+    const w = writer(p, { onReopen: (r) => reasons.push(r) });
+    for (let i = 0; i < 3; i++) await w.write(decision(`a${i}`));
+    unlinkSync(p);
+    await w.write(decision('b0'));
+    await w.write(decision('b1'));
+    await w.close();
+    const recs = read(p);
+    assert.deepEqual(reasons, ['removed']);
+    assert.deepEqual(recs.map((r) => r['verdict.decision_id'] ?? r['event.action']), ['b0', 'audit.reopened', 'b1', 'audit.checkpoint']);
+    assert.equal(recs[1]!['verdict.reopen_reason'], 'removed');
+    assert.deepEqual(recs[1]!['verdict.lost_seqs'], [1, 3]);
+    assert.equal(recs[0]!.seq, 4, 'the chain goes on');
+    assert.equal((await verify(p)).problem, undefined);
+  });
+
+  it('rm between the write and its answer: the batch is written again into a new file before it is acknowledged', async () => {
+    const p = join(tempDir().dir, 'audit.jsonl');
+    let removeOnce = false;
+    // The injected flush removes the file right after the batch reached it (an operator's rm at the worst moment).
+    const w = writer(p, {
+      durability: 'disk',
+      fdatasync: (fd, cb) => {
+        if (removeOnce) {
+          removeOnce = false;
+          unlinkSync(p);
+        }
+        fdatasync(fd, cb);
+      },
+    });
+    await w.write(decision('a0'));
+    removeOnce = true;
+    await w.write(decision('a1'));
+    const ids = read(p).map((r) => r['verdict.decision_id']);
+    assert.ok(ids.includes('a1'), `a1 is on disk when its write settles: ${JSON.stringify(ids)}`);
+    await w.close();
+    assert.equal((await verify(p)).problem, undefined);
+  });
+
+  it('logrotate `create`: the old file keeps its records, the chain continues in the new one, and both verify in order', async () => {
+    const dir = tempDir().dir;
+    const p = join(dir, 'audit.jsonl');
+    const w = writer(p);
+    for (let i = 0; i < 3; i++) await w.write(decision(`a${i}`));
+    const old = join(dir, 'audit.jsonl.1');
+    renameSync(p, old);
+    writeFileSync(p, '');
+    await w.write(decision('b0')); // written to the old file (still open), then the writer notices
+    await w.write(decision('b1'));
+    await w.close();
+    assert.deepEqual(read(old).map((r) => r['verdict.decision_id']), ['a0', 'a1', 'a2', 'b0']);
+    const fresh = read(p);
+    assert.equal(fresh[0]!['event.action'], 'audit.reopened');
+    assert.equal(fresh[0]!['verdict.reopen_reason'], 'replaced');
+    assert.equal(fresh[1]!['verdict.decision_id'], 'b1');
+    assert.equal((await verify(old, p)).problem, undefined);
+  });
+
+  it('mv without a new file: the writer creates the path again (reason moved), noticed even while idle', async () => {
+    const dir = tempDir().dir;
+    const p = join(dir, 'audit.jsonl');
+    const w = writer(p, { watchMs: 20 });
+    await w.write(decision('a0'));
+    renameSync(p, join(dir, 'moved.jsonl'));
+    await until('the idle writer recreates the path', () => read(p).length > 0);
+    assert.equal(read(p)[0]!['verdict.reopen_reason'], 'moved');
+    await w.write(decision('b0'));
+    await w.close();
+    assert.equal((await verify(join(dir, 'moved.jsonl'), p)).problem, undefined);
+  });
+
+  it('reopen() (SIGHUP) reopens the path even when nothing moved, and says so', async () => {
+    const p = join(tempDir().dir, 'audit.jsonl');
+    const w = writer(p);
+    await w.write(decision('a0'));
+    w.reopen();
+    await until('a reopened record', () => read(p).some((r) => r['verdict.reopen_reason'] === 'signal'));
+    await w.close();
+    assert.equal((await verify(p)).problem, undefined);
+  });
+});
+
+describe('chain continuity across missing live files', () => {
+  it('a start with the live file missing continues from the newest rotated file', async () => {
+    const dir = tempDir().dir;
+    const p = join(dir, 'audit.jsonl');
+    let w = writer(p);
+    for (let i = 0; i < 3; i++) await w.write(decision(`a${i}`));
+    await w.close();
+    const rotated = rotatedName(p, new Date());
+    renameSync(p, rotated);
+    w = writer(p);
+    await w.write(decision('b0'));
+    await w.close();
+    assert.equal(read(p)[0]!.seq, 5, 'seq goes on after the rotated file (3 records + checkpoint)');
+    assert.equal((await verify(rotated, p)).problem, undefined);
+  });
+
+  it('a rotation that finds the live file gone continues the chain in a new file', async () => {
+    const dir = tempDir().dir;
+    const p = join(dir, 'audit.jsonl');
+    const w = writer(p, { rotateBytes: 200 });
+    await w.write(decision('a0'));
+    unlinkSync(p);
+    await w.write(decision('b0')); // rotation is due: the file is gone, the writer reopens the path
+    await w.write(decision('b1'));
+    await w.close();
+    const files = [...readdirNames(dir).filter((n) => n !== 'audit.jsonl').map((n) => join(dir, n)), p];
+    const recs = files.flatMap(read);
+    assert.deepEqual(recs.map((r) => r['verdict.decision_id'] ?? r['event.action']), ['b0', 'audit.reopened', 'b1', 'audit.checkpoint']);
+    assert.deepEqual(recs[1]!['verdict.lost_seqs'], [1, 1], 'a0 went with the deleted file, and the chain says so');
+    // The files after the removal verify as one chain.
+    assert.equal((await verify(...files)).problem, undefined);
+  });
+});
+
+describe('durability', () => {
+  it('disk: a write settles only after its group commit is flushed (fdatasync held back)', async () => {
+    const p = join(tempDir().dir, 'audit.jsonl');
+    let release: (() => void) | undefined;
+    let syncs = 0;
+    const w = writer(p, {
+      durability: 'disk',
+      fdatasync: (fd, cb) => {
+        syncs++;
+        release = () => fdatasync(fd, cb);
+      },
+    });
+    let settled = false;
+    const done = w.write(decision('a0')).then(() => (settled = true));
+    await until('the flush was asked for', () => release !== undefined);
+    assert.ok(read(p).length === 1, 'the record is written…');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(settled, false, '…but not acknowledged before fdatasync returns');
+    release!();
+    await done;
+    assert.equal(syncs, 1);
+    release = undefined;
+    const closing = w.close();
+    await until('close flushes too', () => release !== undefined);
+    release!();
+    await closing;
+  });
+
+  it('os: no fdatasync per commit', async () => {
+    const p = join(tempDir().dir, 'audit.jsonl');
+    let syncs = 0;
+    const w = writer(p, { durability: 'os', fdatasync: (fd, cb) => (syncs++, fdatasync(fd, cb)) });
+    await Promise.all([w.write(decision('a0')), w.write(decision('a1'))]);
+    await w.write(decision('a2'));
+    assert.equal(syncs, 0);
+    await w.close();
+  });
+
+  it('defaults: disk for a sync file sink, os for async', async () => {
+    const dir = tempDir().dir;
+    const count = async (mode: 'sync' | 'async') => {
+      let syncs = 0;
+      const w = writer(join(dir, `${mode}.jsonl`), { mode, fdatasync: (fd, cb) => (syncs++, fdatasync(fd, cb)) });
+      await w.write(decision('a0'));
+      const n = syncs;
+      await w.close();
+      return n;
+    };
+    assert.equal(await count('sync'), 1);
+    assert.equal(await count('async'), 0);
+  });
+});
+
+function readdirNames(dir: string): string[] {
+  return readdirSync(dir).sort();
+}
