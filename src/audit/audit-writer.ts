@@ -389,16 +389,20 @@ export class AuditWriter implements AuditSink {
     if (o.retentionMs) applyRetention(o.path!, o.retentionMs, o.retentionAction ?? 'compress');
   }
 
+  /** Cuts a partly written batch off the file (never extends a file someone else truncated). */
+  #cutBack(): void {
+    if (this.#o.sink !== 'file') return;
+    try {
+      if (fstatSync(this.#fd).size > this.#size) ftruncateSync(this.#fd, this.#size);
+    } catch {
+      // an I/O error may refuse this too; the recovery record still says what was refused
+    }
+  }
+
   /** A batch could not be written: nothing of it stays on disk, every waiting record is refused. */
   #batchFailed(e: Error, batch: Pending[]): void {
     this.#writing = false;
-    if (this.#o.sink === 'file') {
-      try {
-        ftruncateSync(this.#fd, this.#size);
-      } catch {
-        // an I/O error may refuse this too; the recovery record still says what was refused
-      }
-    }
+    this.#cutBack();
     this.#head = this.#committed;
     const rest = this.#queue;
     this.#queue = [];
@@ -450,13 +454,7 @@ export class AuditWriter implements AuditSink {
     this.#attempts++;
     const again = (e: Error) => {
       this.#writing = false;
-      if (this.#o.sink === 'file') {
-        try {
-          ftruncateSync(this.#fd, this.#size);
-        } catch {
-          // as in #batchFailed
-        }
-      }
+      this.#cutBack();
       this.#failure = e;
       this.#retryDelay = Math.min(this.#retryDelay * 2, this.#o.retryMaxMs ?? 5000);
       this.#scheduleRetry();
