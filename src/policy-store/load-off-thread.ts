@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { VerdictError, type Problem } from '../errors.js';
-import { compileSteps, type ParsedFile, type RouteJson } from '../policy/compile-policy.js';
+import { compileSteps, type ParsedFile } from '../policy/compile-policy.js';
 import type { PolicySet } from '../policy/policy-set.js';
 
 /** Longest stretch of compile work between two turns of the event loop. */
@@ -24,13 +24,13 @@ export async function runSliced<T>(steps: Generator<void, T, void>, sliceMs = SL
 
 type WorkerMessage = { id: number } & (
   | { type: 'file'; name: string; sha256: string; problems?: Problem[]; hasRoutes: boolean }
-  | { type: 'routes'; routes: RouteJson[] }
+  | { type: 'routes'; json: string }
   | { type: 'done' }
   | { type: 'failed'; problems: Problem[] }
 );
 
 interface Pending {
-  readonly files: { name: string; sha256: string; problems?: Problem[]; routes?: RouteJson[] }[];
+  readonly files: { name: string; sha256: string; problems?: Problem[]; routeChunks?: string[] }[];
   resolve(files: ParsedFile[]): void;
   reject(e: Error): void;
 }
@@ -97,8 +97,8 @@ export class PolicyParser {
   #onMessage(m: WorkerMessage): void {
     const p = this.#pending.get(m.id);
     if (!p) return;
-    if (m.type === 'file') p.files.push({ name: m.name, sha256: m.sha256, problems: m.problems, routes: m.hasRoutes ? [] : undefined });
-    else if (m.type === 'routes') p.files[p.files.length - 1]!.routes!.push(...m.routes);
+    if (m.type === 'file') p.files.push({ name: m.name, sha256: m.sha256, problems: m.problems, routeChunks: m.hasRoutes ? [] : undefined });
+    else if (m.type === 'routes') p.files[p.files.length - 1]!.routeChunks!.push(m.json);
     else {
       this.#pending.delete(m.id);
       this.#armIdle();

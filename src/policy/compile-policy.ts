@@ -44,11 +44,21 @@ export interface ParsedFile {
   readonly name: string;
   readonly sha256: string;
   readonly routes?: readonly RouteJson[];
+  /**
+   * The routes as JSON texts of consecutive slices, parsed one at a time while compiling
+   * (how a worker hands them over: cloning a string is a copy, cloning objects is not).
+   */
+  readonly routeChunks?: readonly string[];
   readonly problems?: readonly Problem[];
 }
 
 function folderRelative(name: string): string {
   return name.slice(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1);
+}
+
+function* routeSlices(file: ParsedFile): Generator<readonly RouteJson[], void, void> {
+  if (file.routes) yield file.routes;
+  for (const chunk of file.routeChunks ?? []) yield JSON.parse(chunk) as RouteJson[];
 }
 
 /** Parses and schema-checks every file, in name order (the order routes are tried in). */
@@ -106,9 +116,9 @@ export function* compileSteps(files: readonly ParsedFile[], env: CompileEnv): Ge
       problems.push(...file.problems);
       continue;
     }
-    const list = file.routes ?? [];
-    for (let i = 0; i < list.length; i++) {
-      const r = list[i]!;
+    let i = -1;
+    for (const list of routeSlices(file)) for (const r of list) {
+      i++;
       const pointer = pointerJoin('/routes', i);
       try {
         const route = compileRoute(r, file.name, pointer, env);
