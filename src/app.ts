@@ -82,7 +82,8 @@ async function auditFromConfig(config: Config, log: Logger, metrics: Metrics): P
 /** Browser sessions and their store, when `identity.oidc` is configured. */
 async function webSessionsFromConfig(config: Config, knownHosts: () => ReadonlySet<string>): Promise<{ web?: WebSessions; store?: SessionStore }> {
   const oidc = config.identity.oidc;
-  if (!oidc) return {};
+  // Without browser logins the store still holds admin suspensions of token subjects.
+  if (!oidc) return { store: new MemorySessionStore() };
   const session = config.identity.session;
   const sealer = new Sealer(session.keys!);
   let store: SessionStore;
@@ -175,7 +176,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const { web, store } = await webSessionsFromConfig(config, () => policies.current.hosts);
   const a = config.identity.assertion;
   const assertion = a ? await AssertionSigner.load({ keyFile: a.key_file, issuer: a.issuer, ttlSeconds: Math.floor(durationMs(a.ttl) / 1000), groupsPrefix: a.groups_prefix }) : undefined;
-  const identity = identityFromConfig(config, {}, web);
+  const identity = identityFromConfig(config, {}, web, store);
   let stopping = false;
   let listening = false;
 
@@ -221,7 +222,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
       jwks: () => assertion?.jwks,
       browserPaths: new Set(config.identity.oidc ? [config.identity.oidc.login_path, config.identity.oidc.callback_path, config.identity.oidc.logout_path] : []),
       admin: (req, res) =>
-        handleAdmin(req, res, { store, audit, tokens: config.admin.tokens.map((t) => ({ name: t.name, token: t.token! })), defaultIssuer: config.identity.oidc?.issuer }),
+        handleAdmin(req, res, { store, audit, tokens: config.admin.tokens.map((t) => ({ name: t.name, token: t.token! })), defaultIssuer: config.identity.oidc?.issuer ?? config.identity.jwt[0]?.issuer }),
       async authorize(mode, req) {
         try {
           const from = mode === 'envoy' ? factsFromEnvoyHttp : mode === 'direct' ? factsFromDirect : factsFromForwardAuth;

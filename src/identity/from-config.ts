@@ -2,7 +2,7 @@ import type { Config } from '../config/config.js';
 import { parseDuration } from '../duration.js';
 import { JwtVerifier, type JwtVerifierOptions } from './jwt-verifier.js';
 import type { JwtIssuer } from './jwt-issuer.js';
-import { IdentityResolver, type SessionIdentity } from './resolve-identity.js';
+import { IdentityResolver, type SessionIdentity, type Suspensions } from './resolve-identity.js';
 
 /** Durations were checked by the config schema; a bad one here is a bug, not user input. */
 function ms(text: string): number {
@@ -25,14 +25,14 @@ export function jwtIssuers(config: Config): JwtIssuer[] {
   }));
 }
 
-export function identityFromConfig(config: Config, overrides: Partial<JwtVerifierOptions> = {}, sessions?: SessionIdentity): IdentityResolver {
+export function identityFromConfig(config: Config, overrides: Partial<JwtVerifierOptions> = {}, sessions?: SessionIdentity, suspensions?: Suspensions): IdentityResolver {
   const verifier = new JwtVerifier(jwtIssuers(config), {
     maxTokenBytes: config.identity.max_token_bytes,
     cacheSize: config.identity.token_cache_size,
     cacheMaxTtlMs: ms(config.identity.token_cache_max_ttl),
     ...overrides,
   });
-  return new IdentityResolver(verifier, sessions);
+  return new IdentityResolver(verifier, sessions, suspensions);
 }
 
 export { ms as durationMs };

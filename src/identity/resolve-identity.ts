@@ -1,6 +1,6 @@
 import type { RequestFacts } from '../request/facts.js';
 import { bearerToken } from './bearer.js';
-import { NO_IDENTITY, invalidToken, type IdentityResult } from './identity-result.js';
+import { NO_IDENTITY, invalidToken, suspended, type IdentityResult } from './identity-result.js';
 import type { JwtVerifier } from './jwt-verifier.js';
 
 /**
@@ -12,13 +12,20 @@ export interface SessionIdentity {
   resolve(facts: RequestFacts, nowMs: number): Promise<IdentityResult>;
 }
 
+/** Admin suspensions of (issuer, subject), read per request (the session store). */
+export interface Suspensions {
+  isSuspended(issuer: string, subject: string): Promise<boolean>;
+}
+
 export class IdentityResolver {
   readonly #jwt: JwtVerifier;
   #sessions: SessionIdentity | undefined;
+  readonly #suspensions: Suspensions | undefined;
 
-  constructor(jwt: JwtVerifier, sessions?: SessionIdentity) {
+  constructor(jwt: JwtVerifier, sessions?: SessionIdentity, suspensions?: Suspensions) {
     this.#jwt = jwt;
     this.#sessions = sessions;
+    this.#suspensions = suspensions;
   }
 
   /** A bearer token, when present, decides alone; otherwise the browser session, if any. */
@@ -29,6 +36,12 @@ export class IdentityResolver {
     // Another scheme (Basic, a custom one) belongs to the upstream, not to Verdict.
     if (token === undefined) return /^bearer\b/i.test(authorization) ? invalidToken('malformed bearer header') : NO_IDENTITY;
     if (this.#jwt.issuerCount === 0) return invalidToken('no token issuer is configured');
-    return this.#jwt.verify(token, nowMs);
+    const result = await this.#jwt.verify(token, nowMs);
+    // Checked on every request, cached token or not: a suspension takes effect on the next
+    // request, as for sessions (which read the same store).
+    if (result.kind === 'principal' && this.#suspensions && (await this.#suspensions.isSuspended(result.principal.issuer, result.principal.subject))) {
+      return suspended('bearer token of a suspended user');
+    }
+    return result;
   }
 }

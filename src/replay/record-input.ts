@@ -145,6 +145,6 @@ export function replayInput(r: AuditRecord, settings: TrailSettings): ReplayInpu
   const node = str(r['verdict.tailnet.node']);
   const tailnet: TailnetIdentity | undefined = node === undefined ? undefined : { node, user: str(r['verdict.tailnet.user']), tags: strs(r['verdict.tailnet.tags']) };
   const reasons = strs(r['verdict.reasons']);
-  const identityError = reasons.includes('invalid-token') ? 'invalid-token' : reasons.includes('invalid-session') ? 'invalid-session' : undefined;
+  const identityError = reasons.includes('invalid-token') ? 'invalid-token' : reasons.includes('invalid-session') ? 'invalid-session' : reasons.includes('user-suspended') ? 'user-suspended' : undefined;
   return { facts, principal, tailnet, nowMs: Date.parse(String(r.time)), identityError, missing };
 }

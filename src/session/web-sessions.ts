@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { OidcConfig, SessionConfig } from '../config/config.js';
 import { parseDuration } from '../duration.js';
 import { claimsToPrincipal } from '../identity/claims-to-principal.js';
-import { NO_IDENTITY, invalidSession, type IdentityResult } from '../identity/identity-result.js';
+import { NO_IDENTITY, invalidSession, suspended, type IdentityResult } from '../identity/identity-result.js';
 import type { RequestFacts } from '../request/facts.js';
 import { clearCookie, parseCookies, setCookie } from './cookies.js';
 import type { OidcClient } from './oidc-client.js';
@@ -157,7 +157,7 @@ export class WebSessions {
       await this.#o.store.delete(record.sid);
       return invalidSession('session was idle longer than idle_timeout');
     }
-    if (await this.#o.store.isSuspended(record.issuer, record.subject)) return invalidSession('user is suspended');
+    if (await this.#o.store.isSuspended(record.issuer, record.subject)) return suspended('session of a suspended user');
     if (nowMs - record.claimsRefreshedAt >= this.#refreshMs) {
       record = await this.#refresh(record, nowMs);
       if (!record) return invalidSession('claims could not be refreshed at the IdP');
