@@ -8,8 +8,28 @@ export { verdictCluster } from './clusters.js';
 
 type Obj = Record<string, unknown>;
 
-function routeMatch(m: MatchSpec): Obj {
-  const match: Obj = m.path !== undefined ? { path: m.path } : m.path_regex !== undefined ? { safe_regex: { regex: m.path_regex } } : { prefix: m.path_prefix ?? '/' };
+const escapeRe = (t: string) => t.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
+
+/**
+ * For a route with `allow_path_parameters`: its exact path or prefix with `;…` allowed after
+ * every whole segment (`/shop/cart` → `^/shop(;[^/]*)?/cart(;[^/]*)?$`), so Envoy sends
+ * `/shop;x/cart;jsessionid=1` to the route Verdict will decide it under (Verdict refuses a
+ * path with parameters on any other route).
+ */
+function withParameters(text: string, exact: boolean): string {
+  const parts = text.split('/').slice(1);
+  const last = parts.length - 1;
+  const body = parts.map((seg, i) => `/${escapeRe(seg)}${exact || i < last ? '(;[^/]*)?' : ''}`).join('');
+  return `^${body}${exact ? '' : '.*'}$`;
+}
+
+function routeMatch(m: MatchSpec, pathParameters = false): Obj {
+  const match: Obj =
+    m.path !== undefined
+      ? pathParameters ? { safe_regex: { regex: withParameters(m.path, true) } } : { path: m.path }
+      : m.path_regex !== undefined
+        ? { safe_regex: { regex: m.path_regex } }
+        : pathParameters && (m.path_prefix ?? '/') !== '/' ? { safe_regex: { regex: withParameters(m.path_prefix!, false) } } : { prefix: m.path_prefix ?? '/' };
   if (m.methods) match.headers = [{ name: ':method', string_match: { safe_regex: { regex: m.methods.join('|') } } }];
   return match;
 }
@@ -140,7 +160,7 @@ export function generateBootstrap(policy: PolicySet, o: EnvoyConfigOptions = DEF
       if (!v) vhosts.set(key, (v = { routes: [], first: undefined, cluster: undefined }));
       v.first ??= r.id;
       v.cluster ??= u;
-      v.routes.push({ name: r.id, match: routeMatch(m), route: routeAction(u), typed_per_filter_config: perRoute(r.id) });
+      v.routes.push({ name: r.id, match: routeMatch(m, r.source.allow_path_parameters === true), route: routeAction(u), typed_per_filter_config: perRoute(r.id) });
     }
   }
   const used = new Set([...upstreams.values()].map((u) => u.key));

@@ -43,7 +43,7 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
     ca = cert.pem;
     idp = await TestIssuer.start(['ES256']);
     echo = await EchoUpstream.start(['public', 'app']);
-    echoPaths = await EchoUpstream.start(['admin', 'api', 'paths-public', 'catchall', 'other-host']);
+    echoPaths = await EchoUpstream.start(['admin', 'api', 'paths-public', 'legacy', 'shop', 'catchall', 'other-host']);
     port = await freePort();
     plainPort = await freePort();
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
@@ -60,6 +60,8 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
             { id: 'admin', match: { hosts: [HOST], path_prefix: '/admin' }, to: echoPaths.url('admin'), allow: { reject: true } },
             { id: 'api', match: { hosts: [HOST], path: '/api/v1' }, to: echoPaths.url('api'), allow: { accept: true } },
             { id: 'paths-public', match: { hosts: [HOST], path_prefix: '/public/' }, to: echoPaths.url('paths-public'), allow: { accept: true } },
+            { id: 'legacy', match: { hosts: [HOST], path: '/legacy/login' }, to: echoPaths.url('legacy'), allow_path_parameters: true, allow: { accept: true } },
+            { id: 'shop', match: { hosts: [HOST], path_prefix: '/shop/' }, to: echoPaths.url('shop'), allow_path_parameters: true, allow: { accept: true } },
             { id: 'catchall', match: { hosts: [HOST], path_prefix: '/' }, to: echoPaths.url('catchall'), allow_path_parameters: true, allow: { http_path: { not_in: ['/Admin/x'] } } },
             { id: 'other-host', match: { hosts: [OTHER], path_prefix: '/' }, to: echoPaths.url('other-host'), allow: { http_path: { starts_with: '/public/' } } },
           ],
@@ -281,6 +283,10 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
     // Denied decisions never reached the app (each allowed one is accounted for above).
     const reachedIds = new Set(echoPaths.received.map((g) => g.headers['x-verdict-decision-id']));
     for (const r of records) if (r['verdict.decision'] === 'deny') assert.ok(!reachedIds.has(r['verdict.decision_id'] as string));
+    // Routes that opt in get their paths with parameters through Envoy (the generated regex routes).
+    const reached = (name: string) => echoPaths.received.filter((g) => g.name === name).map((g) => g.path);
+    assert.deepEqual(reached('legacy').sort(), ['/legacy/login;', '/legacy/login;jsessionid=AB', '/legacy;x/login'].sort());
+    assert.deepEqual(reached('shop').sort(), ['/shop/cart;jsessionid=1', '/shop;jsessionid=AB/cart', '/shop;x/cart'].sort());
     // The corpus is not vacuous: some allowed, some refused by Verdict, some by Envoy itself.
     const allowed = sent.filter((s) => !(s.res instanceof Error) && s.res.status === 200).length;
     const byVerdict = records.filter((r) => r['verdict.decision'] === 'deny').length;

@@ -16,7 +16,8 @@ export const TARGETS: string[] = [
   // dot segments with path parameters, and parameters on the protected route
   '/public/..;/admin/x', '/public/.;/admin/x', '/public/.;x/../admin/x', '/public/%2e%2e;/admin/x', '/public/..;jsessionid=1/admin/x',
   '/public/..%3b/admin/x', '/admin;x=1', '/admin;', '/admin;/secret', '/api/v1;x=1', '/api/v1;', '/api;x/v1', '/shop;jsessionid=AB/cart',
-  '/public/a;b=1/c',
+  '/public/a;b=1/c', '/legacy/login;jsessionid=AB', '/legacy;x/login', '/legacy/login;', '/legacy/login/x;y', '/legacy/login/..;/x',
+  '/shop;x/cart', '/shop/cart;jsessionid=1', '/shop/..;/admin', '/shop;x/../admin/x',
   // overlong and invalid UTF-8
   '/public/%c0%ae%c0%ae/admin/x', '/public/%c0%af..%c0%afadmin', '/public/%e0%80%ae%e0%80%ae/admin', '/public/%ff/x', '/public/caf%c3%a9',
   // fragments and %23
@@ -79,7 +80,12 @@ export function lenientRead(path: string, foldCase = true): string {
 export function routeOfLenient(host: string, path: string): string {
   if (host === OTHER) return 'other-host';
   const p = lenientRead(path, false);
-  return p.startsWith('/admin') ? 'admin' : p === '/api/v1' ? 'api' : p.startsWith('/public/') ? 'paths-public' : 'catchall';
+  if (p.startsWith('/admin')) return 'admin';
+  if (p === '/api/v1') return 'api';
+  if (p.startsWith('/public/')) return 'paths-public';
+  if (p === '/legacy/login') return 'legacy';
+  if (p.startsWith('/shop/')) return 'shop';
+  return 'catchall';
 }
 
 /** RFC 3986 §6.2.2.1: hex digits in escapes compare case-insensitively (Verdict writes them upper case). */
