@@ -79,11 +79,24 @@ const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'si
 const jwksServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
 await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
 const issuer = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
-const signToken = (key: Parameters<SignJWT['sign']>[0], claims: Record<string, unknown> = { sub: 'alice', email: 'alice@example.com', groups: ['sre', 'dev'] }) =>
-  new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(issuer).setAudience('verdict').setIssuedAt().setExpirationTime('2h').sign(key);
+const ALICE = { sub: 'alice', email: 'alice@example.com', groups: ['sre', 'dev'] };
+const signToken = (key: Parameters<SignJWT['sign']>[0], claims: Record<string, unknown> = ALICE, o: { iss?: string; aud?: string; exp?: string | number } = {}) =>
+  new SignJWT(claims)
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setIssuer(o.iss ?? issuer)
+    .setAudience(o.aud ?? 'verdict')
+    .setIssuedAt()
+    .setExpirationTime(o.exp ?? '2h')
+    .sign(key);
 const token = await signToken(privateKey);
 const forged = await signToken((await generateKeyPair('RS256')).privateKey);
 const devToken = await signToken(privateKey, { sub: 'dave', email: 'dave@example.com', groups: ['dev'] });
+const bossToken = await signToken(privateKey, { sub: 'boss', email: 'Boss@Example.com', email_verified: true, groups: [] });
+const bossUnverified = await signToken(privateKey, { sub: 'boss', email: 'boss@example.com', groups: [] });
+const team3Token = await signToken(privateKey, { sub: 'tina', email: 'tina@example.com', groups: ['team-3'] });
+const otherAudience = await signToken(privateKey, ALICE, { aud: 'someone-else' });
+const otherIssuer = await signToken(privateKey, ALICE, { iss: 'https://other.example.com' });
+const expired = await signToken(privateKey, ALICE, { exp: Math.floor(Date.now() / 1000) - 3600 });
 
 // Envoy is the client Verdict and OPA see: the grafana route's source networks include loopback.
 const SOURCE_NETWORKS = ['100.64.0.0/10', '10.0.0.0/8', '127.0.0.0/8'];
@@ -191,9 +204,9 @@ const HOST = 'grafana.example.com';
 const PATH = '/d/abc/overview?orgId=1';
 const UA = 'bench/1.0';
 
-function get(port: number, headers: Record<string, string>, method = 'GET'): Promise<{ status: number; body: string }> {
+function get(port: number, headers: Record<string, string>, method = 'GET', host = HOST): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: PATH, method, headers: { host: HOST, 'user-agent': UA, ...headers } }, (res) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: PATH, method, headers: { host, 'user-agent': UA, ...headers } }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -204,23 +217,38 @@ function get(port: number, headers: Record<string, string>, method = 'GET'): Pro
 }
 
 // 5. Correctness first: the benchmarked request is allowed (with Verdict's identity at the
-// upstream); without a token, with a forged one, as a user outside the group, or as DELETE,
-// both authorizers deny.
+// upstream), and Verdict and OPA agree on the policy's other outcomes: each case below is
+// allowed or denied by both, as the policy says.
+const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+const CASES: [what: string, allow: boolean, headers: Record<string, string>, method?: string, host?: string][] = [
+  ['alice (sre)', true, bearer(token)],
+  ['boss@example.com (verified, any case), no group', true, bearer(bossToken)],
+  ['boss@example.com not verified', false, bearer(bossUnverified)],
+  ['no token', false, {}],
+  ['forged signature', false, bearer(forged)],
+  ['other audience', false, bearer(otherAudience)],
+  ['other issuer', false, bearer(otherIssuer)],
+  ['expired', false, bearer(expired)],
+  ['user outside sre', false, bearer(devToken)],
+  ['DELETE', false, bearer(token), 'DELETE'],
+  ['user-agent BadBot/1.0', false, { ...bearer(token), 'user-agent': 'BadBot/1.0' }],
+  ['team-3 on app3', true, bearer(team3Token), 'GET', 'app3.example.com'],
+  ['team-3 on a.app3 (wildcard)', true, bearer(team3Token), 'GET', 'a.app3.example.com'],
+  ['team-3 DELETE on app3', false, bearer(team3Token), 'DELETE', 'app3.example.com'],
+  ['team-3 on app4', false, bearer(team3Token), 'GET', 'app4.example.com'],
+];
 for (const v of variants) {
-  const ok = await get(ports.get(v)!, { authorization: `Bearer ${token}` });
+  const ok = await get(ports.get(v)!, bearer(token));
   if (ok.status !== 200 || !ok.body.includes(`path=${PATH}`)) throw new Error(`${NAMES[v]}: the bench request was not served: ${ok.status} ${ok.body}`);
   if (v === 'b' && !ok.body.includes('user=alice')) throw new Error(`Verdict's identity did not reach the upstream: ${ok.body}`);
   if (v === 'a') continue;
-  for (const [what, headers, method] of [
-    ['no token', {}, 'GET'],
-    ['forged token', { authorization: `Bearer ${forged}` }, 'GET'],
-    ['user outside sre', { authorization: `Bearer ${devToken}` }, 'GET'],
-    ['DELETE', { authorization: `Bearer ${token}` }, 'DELETE'],
-  ] as const) {
-    const r = await get(ports.get(v)!, headers, method);
-    if (r.status === 200 || r.body.includes('path=')) throw new Error(`${NAMES[v]}: ${what} was allowed`);
+  for (const [what, allow, headers, method, host] of CASES) {
+    const r = await get(ports.get(v)!, headers, method, host);
+    const allowed = r.status === 200 && r.body.includes('path=');
+    if (allowed !== allow) throw new Error(`${NAMES[v]}: ${what} was ${allowed ? 'allowed' : `denied (${r.status})`}; the policy ${allow ? 'allows' : 'denies'} it`);
   }
 }
+say(`bench: ${variants.filter((v) => v !== 'a').map((v) => NAMES[v]).join(' and ')} agree with the policy on ${CASES.length} cases`);
 
 interface Run {
   rps: number;

@@ -31,9 +31,18 @@ claims := payload if {
 	valid
 }
 
-groups := object.get(claims, "groups", [])
+# As Verdict reads claims: groups compared lower-cased; an email only when the issuer
+# vouches for it (email_verified is boolean true) and it has exactly one @ with text on both
+# sides, held lower-cased. Without one, `email` is undefined and no email rule matches.
+groups := {lower(g) | some g in object.get(claims, "groups", [])}
 
-email := object.get(claims, "email", "")
+email := lower(claims.email) if {
+	claims.email_verified == true
+	parts := split(claims.email, "@")
+	count(parts) == 2
+	parts[0] != ""
+	parts[1] != ""
+}
 
 # Route grafana (the benchmarked request).
 allow if {
