@@ -33,7 +33,7 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
     let err = '';
     p.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const cfg = JSON.parse(readFileSync(configFile, 'utf8')) as { http: { listen: string } };
-    await poll('verdict ready', 15000, async () => {
+    await poll('verdict ready', 30000, async () => {
       if (p.exitCode !== null) throw new Error(`verdict exited: ${err}`);
       return (await fetch(`http://${cfg.http.listen}/readyz`).then((r) => r.status).catch(() => 0)) === 200 ? true : undefined;
     });
@@ -57,10 +57,9 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
       policies: { dir: 'policies' },
       audit: { sink: 'file', path: 'audit.jsonl' },
       // Long enough for Envoy's health checks (below) to see NOT_SERVING while Verdict still answers.
-      shutdown: { drain_delay: '2s', grace_period: '1s' },
+      shutdown: { drain_delay: '3s', grace_period: '1s' },
       envoy: envoySection({ tlsListen: port, tls: cert, verdictGrpc: grpcPort }),
     });
-    // Verdict and Envoy start side by side; Envoy waits for Verdict's health check.
     const starting = startVerdict();
     generated = generatedBootstrap(configFile);
     const cfg = structuredClone(generated);
@@ -75,9 +74,8 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
     // And the ext_authz timeout (3 s generated, for a login's IdP round trip) to 0.5 s.
     const authz = (hcm(tlsListener(cfg)).http_filters as Obj[]).find((f) => f.name === 'envoy.filters.http.ext_authz')!.typed_config as Obj;
     authz.grpc_service.timeout = '0.5s';
-    starting.catch(() => undefined); // awaited below, after Envoy
-    envoy = await startEnvoy(dir, cfg);
     await starting;
+    envoy = await startEnvoy(dir, cfg);
     ready = true;
   });
   after(async () => {
@@ -119,7 +117,7 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
       verdict!.kill('SIGCONT');
     }
     assert.equal(echo.received.length, seen, 'the app saw nothing while Verdict was hung');
-    await poll('traffic resumes', 10000, async () => ((await get()).status === 200 ? true : undefined));
+    await poll('traffic resumes', 20000, async () => ((await get()).status === 200 ? true : undefined));
   });
 
   it('SIGTERM: health checks follow NOT_SERVING during the drain, then stopped: error status; restarted: traffic resumes without restarting Envoy', async (ctx) => {
@@ -132,7 +130,7 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
     let done = false;
     void gone.then(() => (done = true));
     old.kill('SIGTERM');
-    await poll("Envoy's health check sees NOT_SERVING", 1800, async () => ((await envoy.health('verdict')).includes('failed_active_hc') ? true : undefined));
+    await poll("Envoy's health check sees NOT_SERVING", 2800, async () => ((await envoy.health('verdict')).includes('failed_active_hc') ? true : undefined));
     assert.equal(done, false, 'seen while Verdict was still draining (answering checks)');
     // Envoy 1.40 still sends checks to its only Verdict host while that host is marked
     // unhealthy (healthy_panic_threshold 0 notwithstanding); the draining Verdict answers
@@ -147,7 +145,7 @@ describe('fail closed through real Envoy: Verdict hung, draining, stopped, and b
     assert.ok(seenStopped - seen <= 1);
 
     await startVerdict();
-    await poll('traffic resumes with the same Envoy', 10000, async () => ((await get()).status === 200 ? true : undefined));
+    await poll('traffic resumes with the same Envoy', 20000, async () => ((await get()).status === 200 ? true : undefined));
     assert.equal(await envoy.health('verdict'), 'healthy');
     // Everything the app received was decided (and audited) by Verdict.
     const ids = new Set(readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as Record<string, unknown>)['verdict.decision_id']));

@@ -146,7 +146,7 @@ export async function startEnvoy(dir: string, cfg: Obj): Promise<RunningEnvoy> {
 
 async function untilReady(proc: ChildProcess, isDead: () => boolean, stderr: () => string, adminPath: string, lines: string[]): Promise<RunningEnvoy> {
   const exited = new Promise<void>((r) => (proc.exitCode !== null ? r() : proc.once('exit', () => r())));
-  const admin = await poll('Envoy admin address', 15000, () => {
+  const admin = await poll('Envoy admin address', 30000, () => {
     if (isDead()) throw new Error(`envoy exited: ${stderr()}`);
     try {
       const a = readFileSync(adminPath, 'utf8').trim();
@@ -163,7 +163,7 @@ async function untilReady(proc: ChildProcess, isDead: () => boolean, stderr: () 
       return undefined;
     }
   };
-  await poll('Envoy ready', 15000, async () => {
+  await poll('Envoy ready', 30000, async () => {
     if (isDead()) throw new Error(`envoy exited: ${stderr()}`);
     return (await get('/ready'))?.trim() === 'LIVE' ? true : undefined;
   });
@@ -184,7 +184,7 @@ async function untilReady(proc: ChildProcess, isDead: () => boolean, stderr: () 
       await exited;
     },
   };
-  await poll('Verdict cluster healthy in Envoy', 10000, async () => ((await envoy.health('verdict')) === 'healthy' ? true : undefined));
+  await poll('Verdict cluster healthy in Envoy', 20000, async () => ((await envoy.health('verdict')) === 'healthy' ? true : undefined));
   return envoy;
 }
 
