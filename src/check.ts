@@ -13,6 +13,7 @@ import type { FactsResult } from './request/from-check-request.js';
 import type { CheckOutcome } from './response/check-response.js';
 import { wantsLoginRedirect } from './session/browser.js';
 import type { WebAnswer } from './session/web-sessions.js';
+import type { DecisionTrace, DecisionTracing } from './telemetry/tracing.js';
 
 /** The browser-session part of a decision (web-sessions.ts), when OIDC login is configured. */
 export interface WebFlow {
@@ -44,6 +45,26 @@ export interface CheckDeps {
   /** Called when a decision's record could not be written. */
   readonly onAuditFailure?: (e: unknown) => void;
   readonly now?: () => number;
+  /** OpenTelemetry traces (`telemetry.tracing`); absent when off, and then costs nothing. */
+  readonly tracing?: DecisionTracing | undefined;
+}
+
+/** The attributes of `verdict.check` a person debugging a slow or denied request needs; no secrets. */
+function decisionAttributes(decision: Decision, identity: IdentityResult, facts: RequestFacts | undefined, policyHash: string | undefined) {
+  return {
+    'verdict.decision': decision.allow ? 'allow' : 'deny',
+    'http.response.status_code': decision.status,
+    'verdict.reasons': [...decision.reasons],
+    'verdict.route': decision.route,
+    'verdict.detail': decision.detail,
+    'verdict.policy_hash': policyHash,
+    'verdict.auth_method': identity.kind === 'principal' ? identity.principal.method : 'none',
+    'http.request.method': facts?.method || undefined,
+    'url.path': facts?.path || undefined,
+    'server.address': facts?.host || undefined,
+    'http.request.id': facts?.requestId,
+    'verdict.envoy_route': facts?.routeId,
+  };
 }
 
 class DeadlineExceeded extends Error {}
@@ -96,6 +117,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
   let assertion: string | undefined;
   let tailnet: TailnetIdentity | undefined;
   let unrecorded: CheckOutcome | undefined;
+  let span: DecisionTrace | undefined;
   try {
     // One snapshot for the whole decision, however long identity takes.
     const policy = deps.policies.current;
@@ -104,6 +126,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
     const built = build();
     facts = built.facts;
     rawPath = built.rawPath;
+    if (deps.tracing) span = deps.tracing.start(built.facts.headers, performance.timeOrigin + started, { 'verdict.decision_id': decisionId, 'verdict.transport': transport });
     if (!built.ok) {
       decision = denial(400, [built.reason], built.facts.routeId, built.detail);
     } else if (deps.web?.flowPath(built.facts)) {
@@ -115,13 +138,24 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
       extraHeaders = answer.headers;
       identity = answer.identity ?? NO_IDENTITY;
     } else {
-      identity = await beforeDeadline(deps.identity.resolve(built.facts, nowMs), deadlineMs, Date.now());
+      const resolving = span
+        ? span.step('verdict.identity', async (s) => {
+            const r = await deps.identity.resolve(built.facts, nowMs);
+            s?.setAttributes({ 'verdict.identity.kind': r.kind, 'verdict.auth_method': r.kind === 'principal' ? r.principal.method : 'none', 'verdict.identity.reason': r.kind === 'invalid' ? r.reason : undefined });
+            return r;
+          })
+        : deps.identity.resolve(built.facts, nowMs);
+      identity = await beforeDeadline(resolving, deadlineMs, Date.now());
       tailnet = deps.tailnet ? await beforeDeadline(deps.tailnet.lookup(built.facts), deadlineMs, Date.now()) : undefined;
-      decision = evaluate(policy, built.facts, identity.kind === 'principal' ? identity.principal : undefined, nowMs, {
-        requireRouteId: deps.options.requireRouteId,
-        identityError: identity.kind === 'invalid' ? identity.reason : undefined,
-        tailnet,
-      });
+      const principal = identity.kind === 'principal' ? identity.principal : undefined;
+      const evalOptions = { requireRouteId: deps.options.requireRouteId, identityError: identity.kind === 'invalid' ? identity.reason : undefined, tailnet };
+      decision = span
+        ? span.stepSync('verdict.policy', (s) => {
+            const d = evaluate(policy, built.facts, principal, nowMs, evalOptions);
+            s?.setAttributes({ 'verdict.route': d.route, 'verdict.decision': d.allow ? 'allow' : 'deny', 'verdict.reasons': [...d.reasons] });
+            return d;
+          })
+        : evaluate(policy, built.facts, principal, nowMs, evalOptions);
       if (decision.allow && identity.kind === 'principal' && deps.assertion) {
         assertion = await deps.assertion.sign(identity.principal, built.facts.host, nowMs);
       }
@@ -150,14 +184,21 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
       }
     }
     const durationMs = performance.now() - started;
-    const record = decisionRecord({ decisionId, timeMs: nowMs, transport, decision, facts, rawPath, identity, tailnet, policyHash, durationMs, includeQuery: deps.options.includeQuery, includeHeaders: deps.options.includeHeaders, claimNames: policyClaimNames });
+    const record = decisionRecord({ decisionId, traceId: span?.traceId, spanId: span?.spanId, timeMs: nowMs, transport, decision, facts, rawPath, identity, tailnet, policyHash, durationMs, includeQuery: deps.options.includeQuery, includeHeaders: deps.options.includeHeaders, claimNames: policyClaimNames });
+    const redacted = redact(record, deps.options.redact ?? []);
+    let auditFailed = false;
     try {
-      await deps.audit.write(redact(record, deps.options.redact ?? []));
+      await (span ? span.step('verdict.audit', () => deps.audit.write(redacted)) : deps.audit.write(redacted));
     } catch (e) {
+      auditFailed = true;
       deps.onAuditFailure?.(e);
       // Fail closed unless the operator chose otherwise: no answer without its record. The
       // 503 keeps the decision's id, which the sink lists in its `audit.recovered` record.
       if (!deps.options.auditFailOpen) unrecorded = { decisionId, decision: internalError('audit write failed', facts?.routeId), identity: NO_IDENTITY, facts };
+    }
+    if (span) {
+      const answered = unrecorded?.decision ?? decision;
+      span.end({ ...decisionAttributes(answered, identity, facts, policyHash), 'verdict.audit_failed': auditFailed || undefined }, answered.status >= 500);
     }
     deps.observe?.(unrecorded ?? outcome, transport, durationMs / 1000);
   }

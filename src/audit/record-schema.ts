@@ -23,6 +23,9 @@ export function auditRecordSchema(): Record<string, unknown> {
   const decision = {
     'verdict.decision_id': { type: 'string', format: undefined, pattern: '^[0-9a-f-]{36}$' },
     'verdict.decision': { enum: ['allow', 'deny'] },
+    // The decision's span (`telemetry.tracing`): W3C trace and span ids, lower-case hex.
+    'trace.id': { type: 'string', pattern: '^[0-9a-f]{32}$' },
+    'span.id': { type: 'string', pattern: '^[0-9a-f]{16}$' },
     'http.response.status_code': int,
     'verdict.reasons': reasons,
     'verdict.route': str,

@@ -9,6 +9,9 @@ export type AuditRecord = Record<string, unknown>;
 
 export interface DecisionRecordInput {
   readonly decisionId: string;
+  /** W3C ids of the decision's `verdict.check` span, when tracing is on. */
+  readonly traceId?: string | undefined;
+  readonly spanId?: string | undefined;
   readonly timeMs: number;
   readonly transport: 'grpc' | 'http';
   readonly decision: Decision;
@@ -64,6 +67,8 @@ export function decisionRecord(i: DecisionRecordInput): AuditRecord {
     time: new Date(i.timeMs).toISOString(),
     'event.action': 'authorize',
     'verdict.decision_id': i.decisionId,
+    'trace.id': i.traceId,
+    'span.id': i.spanId,
     'verdict.decision': d.allow ? 'allow' : 'deny',
     'http.response.status_code': d.status,
     'verdict.reasons': d.reasons,

@@ -104,6 +104,18 @@ export interface Config {
   readonly request: { readonly xff_trusted_hops: number };
   readonly response: { readonly expose_reasons: boolean };
   readonly shutdown: { readonly drain_delay: string; readonly grace_period: string };
+  /** OpenTelemetry export; `tracing` absent: off. */
+  readonly telemetry: {
+    readonly tracing?: {
+      readonly endpoint: string;
+      readonly protocol: 'http/protobuf' | 'grpc';
+      readonly sample_ratio: number;
+      readonly service_name: string;
+      readonly headers_file?: string;
+      readonly max_queue_size: number;
+      readonly export_timeout: string;
+    };
+  };
   readonly log: { readonly level: string };
   /** For `verdict envoy-config` only. Paths are Envoy's (written as given). */
   readonly envoy: EnvoySection;

@@ -249,6 +249,28 @@ export function configSchema(): Record<string, unknown> {
           grace_period: duration('10s'),
         },
       },
+      telemetry: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          // Absent: no traces, and no tracing code runs per decision.
+          tracing: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['endpoint'],
+            properties: {
+              endpoint: { type: 'string', pattern: '^https?://[^\\s]+$' },
+              protocol: { enum: ['http/protobuf', 'grpc'], default: 'http/protobuf' },
+              sample_ratio: { type: 'number', minimum: 0, maximum: 1, default: 1 },
+              service_name: { type: 'string', minLength: 1, default: 'verdict' },
+              headers_file: { type: 'string', minLength: 1 },
+              max_queue_size: { type: 'integer', minimum: 1, maximum: 100000, default: 2048 },
+              export_timeout: duration('10s'),
+            },
+          },
+        },
+      },
       // Used only by `verdict envoy-config`: the Envoy in front of Verdict.
       envoy: envoySchema(),
       log: {

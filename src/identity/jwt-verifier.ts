@@ -5,6 +5,16 @@ import { claimsToPrincipal } from './claims-to-principal.js';
 import { invalidToken, type IdentityResult } from './identity-result.js';
 import type { JwtIssuer } from './jwt-issuer.js';
 import type { Principal } from './principal.js';
+import { annotate, childSpan } from '../telemetry/spans.js';
+
+/**
+ * The key set, with a `verdict.jwks.fetch` span around lookups that will fetch (jose's
+ * remote set is not fresh): a slow decision shows whether it waited for the IdP.
+ */
+function tracedKeySet(keys: JWTVerifyGetKey): JWTVerifyGetKey {
+  const fresh = () => (keys as { fresh?: boolean }).fresh !== false;
+  return (header, token) => (fresh() ? keys(header, token) : childSpan('verdict.jwks.fetch', undefined, async () => keys(header, token)));
+}
 
 export interface JwtVerifierOptions {
   /** Tokens longer than this are refused before any parsing. */
@@ -38,7 +48,7 @@ export class JwtVerifier {
       const keys =
         options.keySetFor?.(config) ??
         createRemoteJWKSet(new URL(config.jwksUri), { cooldownDuration: config.jwksCooldownMs, timeoutDuration: config.jwksTimeoutMs });
-      this.#issuers.set(config.issuer, { config, keys });
+      this.#issuers.set(config.issuer, { config, keys: tracedKeySet(keys) });
     }
     this.#cache = new LRUCache({ max: Math.max(1, options.cacheSize) });
   }
@@ -54,7 +64,10 @@ export class JwtVerifier {
     const key = createHash('sha256').update(token).digest('base64url');
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
-      if (cached.expiresAt !== undefined && cached.expiresAt * 1000 > nowMs) return { kind: 'principal', principal: cached };
+      if (cached.expiresAt !== undefined && cached.expiresAt * 1000 > nowMs) {
+        annotate({ 'verdict.token_cache_hit': true });
+        return { kind: 'principal', principal: cached };
+      }
       this.#cache.delete(key);
     }
 
@@ -73,16 +86,18 @@ export class JwtVerifier {
     // Checked before verification so a disallowed algorithm never triggers a key fetch.
     if (alg === undefined || !issuer.config.algorithms.includes(alg)) return invalidToken(`algorithm ${JSON.stringify(alg)} is not allowed for this issuer`);
 
+    annotate({ 'verdict.token_cache_hit': false });
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, issuer.keys, {
-        issuer: issuer.config.issuer,
-        audience: [...issuer.config.audiences],
-        algorithms: [...issuer.config.algorithms],
-        clockTolerance: issuer.config.clockSkewSeconds,
+      const { config, keys } = issuer;
+      ({ payload } = await childSpan('verdict.token.verify', { 'verdict.issuer': config.issuer, 'verdict.token_alg': alg }, () => jwtVerify(token, keys, {
+        issuer: config.issuer,
+        audience: [...config.audiences],
+        algorithms: [...config.algorithms],
+        clockTolerance: config.clockSkewSeconds,
         requiredClaims: ['exp', 'iss', 'aud'],
         currentDate: new Date(nowMs),
-      }));
+      })));
     } catch (e) {
       return invalidToken(describeJoseError(e));
     }

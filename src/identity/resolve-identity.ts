@@ -1,3 +1,4 @@
+import { childSpan } from '../telemetry/spans.js';
 import type { RequestFacts } from '../request/facts.js';
 import { bearerToken } from './bearer.js';
 import { NO_IDENTITY, invalidToken, suspended, type IdentityResult } from './identity-result.js';
@@ -39,7 +40,7 @@ export class IdentityResolver {
     const result = await this.#jwt.verify(token, nowMs);
     // Checked on every request, cached token or not: a suspension takes effect on the next
     // request, as for sessions (which read the same store).
-    if (result.kind === 'principal' && this.#suspensions && (await this.#suspensions.isSuspended(result.principal.issuer, result.principal.subject))) {
+    if (result.kind === 'principal' && this.#suspensions && (await childSpan('verdict.session_store.suspended', undefined, () => this.#suspensions!.isSuspended(result.principal.issuer, result.principal.subject)))) {
       return suspended('bearer token of a suspended user');
     }
     return result;

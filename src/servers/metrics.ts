@@ -14,6 +14,7 @@ export class Metrics {
   readonly #auditSinkFailures: Counter;
   readonly #auditReopens: Counter<'reason'>;
   readonly #syslogDropped: Counter;
+  readonly #spansDropped: Counter<'reason'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'verdict_' });
@@ -64,6 +65,12 @@ export class Metrics {
       labelNames: ['reason'],
       registers: [this.registry],
     });
+    this.#spansDropped = new Counter({
+      name: 'verdict_trace_spans_dropped_total',
+      help: 'Trace spans not exported (telemetry.tracing): queue full while the collector lags, or an export that failed.',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
     this.#syslogDropped = new Counter({
       name: 'verdict_audit_syslog_dropped_total',
       help: 'Audit copies not delivered to the syslog receiver (queue full, or unsent at a disconnect); the local trail has them.',
@@ -98,6 +105,10 @@ export class Metrics {
 
   auditReopen(reason: string): void {
     this.#auditReopens.inc({ reason });
+  }
+
+  spansDropped(n: number, reason: 'queue_full' | 'export_failed'): void {
+    this.#spansDropped.inc({ reason }, n);
   }
 
   syslogDropped(n: number): void {

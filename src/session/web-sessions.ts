@@ -1,3 +1,4 @@
+import { childSpan } from '../telemetry/spans.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { OidcConfig, SessionConfig } from '../config/config.js';
@@ -147,7 +148,8 @@ export class WebSessions {
     if (!sealed || typeof sealed.sid !== 'string') return invalidSession('session cookie is tampered, expired or sealed with an unknown key');
     // A cookie copied to another host (by an upstream app that saw it, say) is not a session there.
     if (!this.#hostMayUse(sealed.h, facts.host)) return invalidSession('session was issued for another host');
-    let record = await this.#o.store.get(sealed.sid);
+    const sid = sealed.sid;
+    let record = await childSpan('verdict.session_store.get', undefined, () => this.#o.store.get(sid));
     if (!record || record.issuer !== sealed.iss || record.subject !== sealed.sub) return invalidSession('session is revoked or unknown');
     if (nowMs >= record.expiresAt) {
       await this.#o.store.delete(record.sid);
@@ -157,7 +159,8 @@ export class WebSessions {
       await this.#o.store.delete(record.sid);
       return invalidSession('session was idle longer than idle_timeout');
     }
-    if (await this.#o.store.isSuspended(record.issuer, record.subject)) return suspended('session of a suspended user');
+    const { issuer, subject } = record;
+    if (await childSpan('verdict.session_store.suspended', undefined, () => this.#o.store.isSuspended(issuer, subject))) return suspended('session of a suspended user');
     if (nowMs - record.claimsRefreshedAt >= this.#refreshMs) {
       record = await this.#refresh(record, nowMs);
       if (!record) return invalidSession('claims could not be refreshed at the IdP');

