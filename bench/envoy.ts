@@ -46,6 +46,12 @@ const children: ChildProcess[] = [];
 let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
+  // nginx (started by the test helper) is not in `children`: on an early exit, its pid file.
+  try {
+    process.kill(Number(readFileSync(join(dir, 'nginx/nginx.pid'), 'utf8')), 'SIGKILL');
+  } catch {
+    // not started, or already stopped
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
