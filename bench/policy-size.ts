@@ -191,7 +191,7 @@ const f1 = (x: number) => x.toFixed(1);
   const t0 = performance.now();
   const status = evaluate(redTeam.policy, f, undefined, 0, { requireRouteId: false }).status;
   const firstMs = performance.now() - t0;
-  process.stderr.write(`(?:[0-9]|\\d){1,30} against a 28-byte header: ${status}, first decision ${firstMs.toFixed(2)} ms, then ${perCall(() => evaluate(redTeam.policy, f, undefined, 0, { requireRouteId: false })).toFixed(2)} µs\n`);
+  process.stderr.write(`(?:[0-9]|\\d){1,30} against a 28-byte header: ${status}, first decision ${firstMs.toFixed(2)} ms, then ${Math.min(...[0, 1, 2].map(() => perCall(() => evaluate(redTeam.policy, f, undefined, 0, { requireRouteId: false })))).toFixed(2)} µs (best of 3)\n`);
 }
 const f2 = (x: number) => x.toFixed(2);
 const rows: string[] = [];
