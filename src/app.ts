@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { AuditWriter, type AuditSink } from './audit/audit-writer.js';
-import { readFileSync } from 'node:fs';
-import { calculateJwkThumbprint, exportJWK, importPKCS8 } from 'jose';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { calculateJwkThumbprint, exportJWK, exportPKCS8, exportSPKI, generateKeyPair, importJWK, importPKCS8, type CryptoKey } from 'jose';
 import { controlRecord } from './audit/record.js';
 import { runCheck, type CheckDeps } from './check.js';
 import type { Config } from './config/config.js';
@@ -41,21 +42,63 @@ async function untilOrAfter(work: Promise<unknown>, ms: number): Promise<void> {
 }
 import { Throttle } from './throttle.js';
 
+/** Where `serve` keeps the audit signing key it generates when none is configured. */
+export function generatedAuditKeyPath(auditPath: string): string {
+  return join(dirname(auditPath), 'audit-signing-key.pem');
+}
+
+interface AuditKey {
+  readonly key: CryptoKey;
+  readonly kid: string;
+  readonly publicPem: string;
+  readonly file: string;
+  readonly generated: boolean;
+}
+
+async function loadAuditKey(file: string, generated: boolean): Promise<AuditKey> {
+  try {
+    const key = await importPKCS8(readFileSync(file, 'utf8'), 'ES256', { extractable: true });
+    const { kty, crv, x, y } = await exportJWK(key);
+    const jwk = { kty: kty!, crv, x, y };
+    const publicPem = await exportSPKI(await importJWK(jwk, 'ES256') as CryptoKey);
+    return { key, kid: await calculateJwkThumbprint(jwk), publicPem, file, generated };
+  } catch (e) {
+    throw new VerdictError('CONFIG_INVALID', 'bad audit signing key', { problems: [{ file, pointer: '', message: `not a PKCS#8 P-256 private key: ${(e as Error).message}` }] });
+  }
+}
+
+/**
+ * The checkpoint signing key: `audit.signing_key_file`, or for the file sink one generated on
+ * first start and kept beside the trail (mode 0600), so the default trail is signed — without
+ * a signature, whoever can write the file can recompute the whole chain.
+ */
+async function auditKeyFromConfig(config: Config, log: Logger): Promise<AuditKey | undefined> {
+  const a = config.audit;
+  if (a.signing_key_file) return loadAuditKey(a.signing_key_file, false);
+  if (a.sink !== 'file' || !a.path) return undefined;
+  const file = generatedAuditKeyPath(a.path);
+  if (!existsSync(file)) {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    mkdirSync(dirname(file), { recursive: true });
+    try {
+      // wx: never overwrite a key another process just wrote.
+      writeFileSync(file, await exportPKCS8(privateKey), { mode: 0o600, flag: 'wx' });
+      writeFileSync(file.replace(/\.pem$/, '.pub.pem'), await exportSPKI(publicKey), { mode: 0o644 });
+      log.warn({ file }, 'audit.signing_key_file not set: generated an audit signing key (keep its public key elsewhere to verify the trail)');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new VerdictError('CONFIG_INVALID', 'cannot keep an audit signing key', { problems: [{ file: config.file ?? '(built-in defaults)', pointer: '/audit/signing_key_file', message: `not set, and ${file} cannot be written: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }] });
+      }
+    }
+  }
+  return loadAuditKey(file, true);
+}
+
 /** The audit trail of `config.audit`: sync (group commit) by default for files, async for stdout. */
-async function auditFromConfig(config: Config, log: Logger, metrics: Metrics): Promise<AuditSink> {
+async function auditFromConfig(config: Config, log: Logger, metrics: Metrics, signingKey: AuditKey | undefined): Promise<AuditSink> {
   const a = config.audit;
   // One summary line per interval, however many copies are dropped.
   const syslogDrops = new Throttle(10_000, (n) => log.warn({ dropped: n }, 'syslog receiver away or not reading: audit copies dropped (the local trail is complete)'));
-  let signingKey;
-  if (a.signing_key_file) {
-    try {
-      const key = await importPKCS8(readFileSync(a.signing_key_file, 'utf8'), 'ES256', { extractable: true });
-      const { kty, crv, x, y } = await exportJWK(key);
-      signingKey = { key, kid: await calculateJwkThumbprint({ kty: kty!, crv, x, y }) };
-    } catch (e) {
-      throw new VerdictError('CONFIG_INVALID', 'bad audit signing key', { problems: [{ file: a.signing_key_file, pointer: '', message: `not a PKCS#8 P-256 private key: ${(e as Error).message}` }] });
-    }
-  }
   return new AuditWriter({
     sink: a.sink,
     path: a.path,
@@ -176,7 +219,8 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const t = config.telemetry.tracing;
   // Off unless configured: then no SDK, no context manager, nothing per decision.
   const tracing = t ? startTracing({ ...t, export_timeout: durationMs(t.export_timeout) }, (n, reason) => metrics.spansDropped(n, reason)) : undefined;
-  const audit = options.audit ?? (await auditFromConfig(config, log, metrics));
+  const auditKey = options.audit ? undefined : await auditKeyFromConfig(config, log);
+  const audit = options.audit ?? (await auditFromConfig(config, log, metrics, auditKey));
   // While the sink is failed every decision is refused: one log line per interval, not one per request.
   const unrecorded = new Throttle(10_000, (n) => log.error({ count: n }, 'decisions answered without their audit record (denied with 503 unless audit.fail_open): the audit sink is failed'));
   // Control-plane records are not awaited by anyone; a failure is logged, and the sink,
@@ -321,6 +365,11 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     // Key ids (thumbprints, never keys): a rotation shows as a change between starts.
     'verdict.session_key_ids': web?.keyIds,
     'verdict.assertion_key_id': assertion?.kid,
+    // The public key that verifies this run's checkpoints (`audit verify --key`); keep a copy
+    // outside the trail: whoever rewrites the trail can rewrite this record too.
+    'verdict.audit_key_id': auditKey?.kid,
+    'verdict.audit_public_key': auditKey?.publicPem,
+    'verdict.audit_key_generated': auditKey?.generated || undefined,
     'verdict.audit_mode': config.audit.mode ?? (config.audit.sink === 'file' ? 'sync' : 'async'),
     // Which request headers decision records carry (replay tells an absent header from an unrecorded one).
     'verdict.audit_headers': config.audit.include_headers,

@@ -16,7 +16,19 @@ export interface VerifyResult {
   readonly lastSeq: number | undefined;
   readonly checkpoints: number;
   readonly signaturesChecked: boolean;
+  /** Checkpoints without a signature (no signing key configured when they were written). */
+  readonly unsignedCheckpoints: number;
   readonly problem: VerifyProblem | undefined;
+  /**
+   * `live` only: records after the last checkpoint, complete and chained but not sealed yet —
+   * a running server's file. Without `live` such a tail is a problem ("unsealed tail").
+   */
+  readonly openTail?: { readonly records: number; readonly firstSeq: number; readonly lastSeq: number; readonly partialLine: boolean } | undefined;
+}
+
+export interface VerifyOptions {
+  /** The file is being written by a running server: an unsealed tail is open, not cut off. */
+  readonly live?: boolean;
 }
 
 type Key = CryptoKey | KeyObject | Uint8Array;
@@ -26,15 +38,19 @@ type Key = CryptoKey | KeyObject | Uint8Array;
  * breaks the hash chain, or at an unsealed tail. With a key, every checkpoint's JWS must
  * verify and name the hash the chain has at its seq.
  */
-export async function verifyTrail(files: readonly { name: string; text: string }[], key?: Key): Promise<VerifyResult> {
+export async function verifyTrail(files: readonly { name: string; text: string }[], key?: Key, options: VerifyOptions = {}): Promise<VerifyResult> {
   const hashes = new Map<number, string>();
   let prev: { seq: number; hash: string } | undefined;
   let records = 0;
   let checkpoints = 0;
+  let unsigned = 0;
+  let partialLine = false;
+  let sealedSeq: number | undefined;
+  let sinceCheckpoint = 0;
   let firstSeq: number | undefined;
   let last: AuditRecord | undefined;
   let lastAt = { file: files[0]?.name ?? '', line: 0 };
-  const fail = (file: string, line: number, seq: number | undefined, message: string): VerifyResult => ({ records, firstSeq, lastSeq: prev?.seq, checkpoints, signaturesChecked: key !== undefined, problem: { file, line, seq, message } });
+  const fail = (file: string, line: number, seq: number | undefined, message: string): VerifyResult => ({ records, firstSeq, lastSeq: prev?.seq, checkpoints, signaturesChecked: key !== undefined, unsignedCheckpoints: unsigned, problem: { file, line, seq, message } });
 
   for (const f of files) {
     const lines = f.text.split('\n');
@@ -44,7 +60,14 @@ export async function verifyTrail(files: readonly { name: string; text: string }
       if (raw === '') continue;
       const lineNo = i + 1;
       const expected = prev ? prev.seq + 1 : undefined;
-      if (i === lines.length - 1 && !complete) return fail(f.name, lineNo, expected, 'truncated tail: the last line is incomplete');
+      if (i === lines.length - 1 && !complete) {
+        // A running server may be in the middle of writing its last line.
+        if (options.live && f === files.at(-1)) {
+          partialLine = true;
+          continue;
+        }
+        return fail(f.name, lineNo, expected, 'truncated tail: the last line is incomplete');
+      }
       let r: AuditRecord;
       try {
         r = JSON.parse(raw) as AuditRecord;
@@ -87,7 +110,11 @@ export async function verifyTrail(files: readonly { name: string; text: string }
           }
         }
         checkpoints++;
+        if (!cp.jws) unsigned++;
+        sealedSeq = seq;
+        sinceCheckpoint = -1;
       }
+      sinceCheckpoint++;
       hashes.set(seq, r.hash);
       prev = { seq, hash: r.hash };
       last = r;
@@ -95,8 +122,13 @@ export async function verifyTrail(files: readonly { name: string; text: string }
       records++;
     }
   }
+  const base = { records, firstSeq, lastSeq: prev?.seq, checkpoints, signaturesChecked: key !== undefined, unsignedCheckpoints: unsigned };
   if (last && last['event.action'] !== 'audit.checkpoint') {
-    return fail(lastAt.file, lastAt.line, prev!.seq, 'unsealed tail: no checkpoint after the last record, records may have been cut off');
+    if (options.live) {
+      const from = sealedSeq === undefined ? firstSeq! : sealedSeq + 1;
+      return { ...base, problem: undefined, openTail: { records: sinceCheckpoint, firstSeq: from, lastSeq: prev!.seq, partialLine } };
+    }
+    return fail(lastAt.file, lastAt.line, prev!.seq, 'unsealed tail: no checkpoint after the last record, records may have been cut off (a running server\'s file: verify with --live)');
   }
-  return { records, firstSeq, lastSeq: prev?.seq, checkpoints, signaturesChecked: key !== undefined, problem: undefined };
+  return { ...base, problem: undefined, openTail: partialLine && prev ? { records: 0, firstSeq: prev.seq, lastSeq: prev.seq, partialLine } : undefined };
 }

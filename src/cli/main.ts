@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { auditQuery, auditVerify } from './audit.js';
+import { auditQuery, auditSummary, auditVerify } from './audit.js';
 import { envoyConfig } from './envoy-config.js';
 import { explain } from './explain.js';
 import { err, out } from './io.js';
@@ -17,9 +17,14 @@ const USAGE = `usage: verdict <command> [options]
   test     [--config FILE] [--policies DIR] [PATH...] [--coverage] [--min-coverage P]
                                              run policy test files (default: <policies>/tests);
                                              coverage: rule outcomes exercised, per route
-  audit verify FILE... [--key PUBLIC.pem|JWKS]   check the hash chain and checkpoints of an audit trail
-  audit query FILE... [--user U] [--route R] [--decision allow|deny] [--reason CODE] [--since T] [--until T]
-                                             print matching records (JSON lines)
+  audit verify FILE... [--key PUBLIC.pem|JWKS] [--live]
+                                             check the hash chain and checkpoints of an audit trail;
+                                             --live: a running server's file (its open tail is not an error)
+  audit query FILE... [--user U] [--route R] [--decision allow|deny] [--reason CODE] [--decision-id ID]
+                      [--since T] [--until T] [--format jsonl|csv|table]
+                                             print matching records
+  audit summary FILE... [same filters] [--top N] [--format text|json]
+                                             decisions per route, user, reason and hour; top denied users and reasons
   lint     [--config FILE] [--policies DIR] [--tests PATH]...
                                              static analysis: shadowed and overlapping routes, constant
                                              rules, anonymous allows, regex extremes, untested hosts
@@ -48,6 +53,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         route: { type: 'string' },
         decision: { type: 'string' },
         reason: { type: 'string' },
+        'decision-id': { type: 'string' },
+        live: { type: 'boolean' },
+        top: { type: 'string' },
         since: { type: 'string' },
         until: { type: 'string' },
         format: { type: 'string' },
@@ -93,9 +101,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       return test(values.config, positionals, { coverage: values.coverage, minCoverage: values['min-coverage'], policies: values.policies });
     case 'audit': {
       const [sub, ...files] = positionals;
-      if (sub === 'verify') return auditVerify(files, values.key);
+      if (sub === 'verify') return auditVerify(files, values.key, values.live ?? false);
       if (sub === 'query') return auditQuery(files, values);
-      err('verdict audit: use `audit verify FILE...` or `audit query FILE...`');
+      if (sub === 'summary') return auditSummary(files, values);
+      err('verdict audit: use `audit verify FILE...`, `audit query FILE...` or `audit summary FILE...`');
       return 2;
     }
     case 'lint':
