@@ -1,6 +1,18 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CheckOutcome } from '../response/check-response.js';
 
+/**
+ * The `decision` label: Verdict's own login and logout answers are denies to Envoy (a 302 that
+ * Envoy passes to the browser) but not refusals; counted as what they are, dashboards of denies
+ * stay about refusals.
+ */
+export function metricDecision(allow: boolean, reasons: readonly string[]): 'allow' | 'deny' | 'login' | 'logout' {
+  if (allow) return 'allow';
+  if (reasons.includes('login-callback')) return 'login';
+  if (reasons.includes('logout') || reasons.includes('logout-confirm')) return 'logout';
+  return 'deny';
+}
+
 /** Prometheus metrics; label values come from route ids and reason codes only (bounded). */
 export class Metrics {
   readonly registry = new Registry();
@@ -20,7 +32,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'verdict_' });
     this.#decisions = new Counter({
       name: 'verdict_decisions_total',
-      help: 'Decisions by route, decision, HTTP status and transport.',
+      help: 'Decisions by route, decision (allow, deny; login and logout for completed login callbacks and logouts), HTTP status and transport.',
       labelNames: ['route', 'decision', 'status', 'transport'],
       registers: [this.registry],
     });
@@ -88,7 +100,7 @@ export class Metrics {
     const s = o.decision.shadow;
     if (s) this.#shadow.inc({ route: o.decision.route ?? '', differs: String(s.allow !== o.decision.allow || s.status !== o.decision.status) });
     const route = o.decision.route ?? '';
-    const decision = o.decision.allow ? 'allow' : 'deny';
+    const decision = metricDecision(o.decision.allow, o.decision.reasons);
     this.#decisions.inc({ route, decision, status: String(o.decision.status), transport });
     for (const reason of o.decision.reasons) this.#reasons.inc({ route, decision, reason });
     this.#latency.observe({ transport }, seconds);

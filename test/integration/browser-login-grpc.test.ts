@@ -77,6 +77,9 @@ describe('browser login through Envoy gRPC Check calls, against a real OIDC prov
     assert.equal(headerValue(h, 'x-verdict-email'), 'alice@example.com');
     assert.equal(headerValue(h, 'x-verdict-groups'), 'sre');
     assert.equal(headerValue(h, 'cookie'), 'app=1', 'only the app cookies go upstream');
+    // The completed callback is counted as a login, not as a deny.
+    const metrics = await t.app.metrics.registry.metrics();
+    assert.match(metrics, /verdict_decisions_total\{route="",decision="login",status="302",transport="grpc"\} [1-9]/);
   });
 
   it('denies a user outside the policy with 403 and the decision id', async () => {
@@ -198,7 +201,8 @@ describe('browser login through Envoy gRPC Check calls, against a real OIDC prov
     assert.ok(records.some((r) => (r['verdict.reasons'] as string[] | undefined)?.includes('logout')));
     assert.ok(records.some((r) => r['verdict.auth_method'] === 'session' && r['verdict.decision'] === 'allow'));
     assert.ok(records.filter((r) => r['verdict.auth_method'] === 'session').every((r) => /^[0-9a-f]{32}$/.test(String(r['verdict.session_hash']))), 'session ids only as hashes');
-    const text = JSON.stringify(records);
+    // Checkpoint signatures (JWS, with the key serve generated) are the trail's own, not tokens.
+    const text = JSON.stringify(records.map(({ 'verdict.checkpoint': _signed, ...r }) => r));
     assert.doesNotMatch(text, /__Host-verdict_session=/);
     assert.doesNotMatch(text, /verdict-test-secret/);
     assert.doesNotMatch(text, /eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}/, 'no token or sealed cookie in the trail');
