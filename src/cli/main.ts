@@ -13,7 +13,10 @@ const USAGE = `usage: verdict <command> [options]
 
   serve    [--config FILE]                   run the ext_authz gRPC server and the HTTP server
   validate [--config FILE] [--policies DIR]  check the config and every policy file
-  explain  [--config FILE] --request FILE    decide one CheckRequest (proto3 JSON), print the decision
+  explain  [--config FILE] (--request FILE | --decision-id ID --audit FILE...) [--now T]
+           [--identity FILE|JSON] [--format json|text]
+                                             decide one request (a CheckRequest, or a recorded decision)
+                                             and show why: each route against it, each rule's input and outcome
   test     [--config FILE] [--policies DIR] [PATH...] [--coverage] [--min-coverage P]
                                              run policy test files (default: <policies>/tests);
                                              coverage: rule outcomes exercised, per route
@@ -54,6 +57,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         decision: { type: 'string' },
         reason: { type: 'string' },
         'decision-id': { type: 'string' },
+        now: { type: 'string' },
+        identity: { type: 'string' },
+        audit: { type: 'string', multiple: true },
         live: { type: 'boolean' },
         top: { type: 'string' },
         since: { type: 'string' },
@@ -92,11 +98,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'validate':
       return noPositionals() ? validate(values.config, values.policies) : 2;
     case 'explain':
-      if (!values.request) {
-        err('verdict explain: --request FILE is required');
-        return 2;
-      }
-      return noPositionals() ? explain(values.config, values.request) : 2;
+      // `--audit a.jsonl b.jsonl`: the files after the first are positionals.
+      if (values['decision-id'] === undefined && !noPositionals()) return 2;
+      return explain({ config: values.config, request: values.request, now: values.now, identity: values.identity, decisionId: values['decision-id'], audit: [...(values.audit ?? []), ...positionals], format: values.format });
     case 'test':
       return test(values.config, positionals, { coverage: values.coverage, minCoverage: values['min-coverage'], policies: values.policies });
     case 'audit': {
