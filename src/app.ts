@@ -72,10 +72,10 @@ async function loadAuditKey(file: string, generated: boolean): Promise<AuditKey>
  * first start and kept beside the trail (mode 0600), so the default trail is signed — without
  * a signature, whoever can write the file can recompute the whole chain.
  */
-async function auditKeyFromConfig(config: Config, log: Logger): Promise<AuditKey | undefined> {
+async function auditKeyFromConfig(config: Config, log: Logger, generate: boolean): Promise<AuditKey | undefined> {
   const a = config.audit;
   if (a.signing_key_file) return loadAuditKey(a.signing_key_file, false);
-  if (a.sink !== 'file' || !a.path) return undefined;
+  if (!generate || a.sink !== 'file' || !a.path) return undefined;
   const file = generatedAuditKeyPath(a.path);
   if (!existsSync(file)) {
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
@@ -204,6 +204,11 @@ export interface RunningVerdict {
 
 export interface StartOptions {
   readonly log: Logger;
+  /**
+   * Generate and keep an audit signing key beside the trail when none is configured (`verdict
+   * serve` does; an embedding or a test that wants its trail files only leaves it off).
+   */
+  readonly generateAuditKey?: boolean;
   /** Tests may pass their own sink; default from `config.audit`. */
   readonly audit?: AuditSink;
 }
@@ -219,7 +224,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const t = config.telemetry.tracing;
   // Off unless configured: then no SDK, no context manager, nothing per decision.
   const tracing = t ? startTracing({ ...t, export_timeout: durationMs(t.export_timeout) }, (n, reason) => metrics.spansDropped(n, reason)) : undefined;
-  const auditKey = options.audit ? undefined : await auditKeyFromConfig(config, log);
+  const auditKey = options.audit ? undefined : await auditKeyFromConfig(config, log, options.generateAuditKey ?? false);
   const audit = options.audit ?? (await auditFromConfig(config, log, metrics, auditKey));
   // While the sink is failed every decision is refused: one log line per interval, not one per request.
   const unrecorded = new Throttle(10_000, (n) => log.error({ count: n }, 'decisions answered without their audit record (denied with 503 unless audit.fail_open): the audit sink is failed'));

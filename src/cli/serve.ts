@@ -82,7 +82,7 @@ export async function serve(configFile: string | undefined): Promise<number> {
   if (signals.signal) log.info({ signal: signals.signal }, 'signal received during startup; stopping once started');
   let app;
   try {
-    app = await startVerdict(config, { log });
+    app = await startVerdict(config, { log, generateAuditKey: true });
   } catch (e) {
     err(`verdict: refusing to start: ${oneLine(problemsOf(e, config.file ?? config.policies.dir))}`);
     return 2;
