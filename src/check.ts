@@ -67,6 +67,17 @@ function decisionAttributes(decision: Decision, identity: IdentityResult, facts:
   };
 }
 
+/**
+ * Span attributes without the keys `audit.redact` removes from the record: an operator who keeps
+ * paths or hosts out of the audit trail keeps them out of the exported traces too.
+ */
+function withoutRedacted<T extends Record<string, unknown>>(attributes: T, keys: readonly string[] | undefined): T {
+  if (!keys || keys.length === 0) return attributes;
+  const out: Record<string, unknown> = { ...attributes };
+  for (const k of keys) delete out[k];
+  return out as T;
+}
+
 class DeadlineExceeded extends Error {}
 
 /** Settles with the work, or rejects just before the caller's deadline passes. */
@@ -152,7 +163,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
       decision = span
         ? span.stepSync('verdict.policy', (s) => {
             const d = evaluate(policy, built.facts, principal, nowMs, evalOptions);
-            s?.setAttributes({ 'verdict.route': d.route, 'verdict.decision': d.allow ? 'allow' : 'deny', 'verdict.reasons': [...d.reasons] });
+            s?.setAttributes(withoutRedacted({ 'verdict.route': d.route, 'verdict.decision': d.allow ? 'allow' : 'deny', 'verdict.reasons': [...d.reasons] }, deps.options.redact));
             return d;
           })
         : evaluate(policy, built.facts, principal, nowMs, evalOptions);
@@ -198,7 +209,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
     }
     if (span) {
       const answered = unrecorded?.decision ?? decision;
-      span.end({ ...decisionAttributes(answered, identity, facts, policyHash), 'verdict.audit_failed': auditFailed || undefined }, answered.status >= 500);
+      span.end(withoutRedacted({ ...decisionAttributes(answered, identity, facts, policyHash), 'verdict.audit_failed': auditFailed || undefined }, deps.options.redact), answered.status >= 500);
     }
     deps.observe?.(unrecorded ?? outcome, transport, durationMs / 1000);
   }

@@ -170,3 +170,39 @@ describe('tracing when the collector is away', { skip }, () => {
     assert.ok(queueFull >= 40, `dropped for a full queue: ${text}`);
   });
 });
+
+describe('tracing with audit.redact', { skip }, () => {
+  let t: TestApp;
+  let client: ReturnType<typeof authClient>;
+  before(async () => {
+    t = await startTestApp(
+      { 'demo.json': DEMO_POLICY },
+      { audit: { sink: 'file', path: 'audit.jsonl', redact: ['url.path', 'server.address', 'verdict.detail'] }, telemetry: { tracing: { endpoint: collector.httpEndpoint, service_name: 'verdict-test-redact' } } },
+    );
+    client = authClient(t.app.grpcPort);
+  });
+  after(async () => {
+    client?.close();
+    await t?.app.stop();
+  });
+
+  it('keys the audit record leaves out are left out of the spans too', async () => {
+    const trace = envoyTrace();
+    const secretPath = `/d/reset-${hex(8)}`;
+    const res = await client.check(envoyCheckRequest({ path: secretPath, headers: { traceparent: trace.traceparent } }));
+    assert.equal(res.denied_response?.status?.code, 401);
+    const check = await collector.waitFor(byTrace(trace.traceId, 'verdict.check'));
+    const record = t.records().find((r) => r['verdict.decision_id'] === check.attributes['verdict.decision_id']);
+    assert.ok(record, 'the span names the audited decision');
+    for (const key of ['url.path', 'server.address', 'verdict.detail']) {
+      assert.equal(record[key], undefined, `${key} not in the record`);
+      assert.equal(check.attributes[key], undefined, `${key} not in the span`);
+    }
+    assert.equal(check.attributes['verdict.route'], 'grafana', 'other attributes stay');
+    const spans = await collector.waitFor((all) => {
+      const mine = all.filter((s) => s.traceId === trace.traceId);
+      return mine.length >= 4 ? mine : undefined;
+    });
+    assert.ok(!JSON.stringify(spans).includes(secretPath), 'the path is in no span of the trace');
+  });
+});
