@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 
 export interface ReadLine {
@@ -10,19 +9,56 @@ export interface ReadLine {
 }
 
 /**
+ * The longest line read, in bytes. A record is bounded by the gRPC message size (16 MiB at
+ * most) even with every byte escaped; a longer line is not a record. Without a bound, a small
+ * hostile `.gz` (a few hundred KB inflating to one line of gigabytes) exhausted memory and
+ * crashed the CLI with an uncaught RangeError instead of a clear error.
+ */
+export const MAX_LINE_BYTES = 128 * 1024 * 1024;
+
+/**
  * The lines of audit files in the order given (oldest first), streamed: memory stays flat
  * however long the trail. Rotated files compressed by retention (`.gz`) are read as they are.
- * A file that cannot be opened or decompressed rejects the iteration with its error.
+ * A file that cannot be opened or decompressed, or holds a line longer than `maxLineBytes`,
+ * rejects the iteration with its error.
  */
-export async function* readAuditLines(files: readonly string[]): AsyncGenerator<ReadLine> {
+export async function* readAuditLines(files: readonly string[], maxLineBytes = MAX_LINE_BYTES): AsyncGenerator<ReadLine> {
   for (const file of files) {
     const raw = createReadStream(file);
     const input = file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
     // Errors of the raw stream (ENOENT) do not pass through pipe(): forward them.
     if (input !== raw) raw.on('error', (e) => input.destroy(e));
     let line = 0;
-    for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const tooLong = () => new Error(`${file}: line ${line + 1} is longer than ${maxLineBytes} bytes, so it is no audit record`);
+    const take = (last: Buffer): string => {
+      const buf = pendingBytes === 0 ? last : Buffer.concat([...pending, last]);
+      pending = [];
+      pendingBytes = 0;
       line++;
+      const text = buf.toString('utf8');
+      return text.endsWith('\r') ? text.slice(0, -1) : text;
+    };
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      let start = 0;
+      for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+        if (pendingBytes + (nl - start) > maxLineBytes) throw tooLong();
+        const text = take(chunk.subarray(start, nl));
+        start = nl + 1;
+        if (text !== '') yield { file, line, text };
+      }
+      if (start < chunk.length) {
+        pendingBytes += chunk.length - start;
+        if (pendingBytes > maxLineBytes) {
+          input.destroy();
+          throw tooLong();
+        }
+        pending.push(chunk.subarray(start));
+      }
+    }
+    if (pendingBytes > 0) {
+      const text = take(Buffer.alloc(0));
       if (text !== '') yield { file, line, text };
     }
   }
