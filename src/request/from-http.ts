@@ -145,10 +145,13 @@ export function factsFromEnvoyHttp(req: HttpAuthzRequest, options: HttpFactsOpti
 
 /** `scheme://host[:port]/path?query` split by hand: the path must never go through WHATWG URL. */
 function splitOriginalUrl(url: string): { scheme: string; host: string; target: string } | undefined {
-  const m = /^(https?):\/\/([^/?#\\@\s]+)([/?][^\s#]*)?$/i.exec(url);
+  // The target must start with `/`, as every origin-form request target does. nginx builds the
+  // URL from the client's Host and the raw target (`$scheme://$http_host$request_uri`) and
+  // accepts `Host: app.example.com?`: read as a query, `/admin` would have been decided as
+  // `/` with query `/admin`, while the upstream got `/admin`.
+  const m = /^(https?):\/\/([^/?#\\@\s]+)(\/[^\s#]*)?$/i.exec(url);
   if (!m) return undefined;
-  const target = m[3] ?? '/';
-  return { scheme: m[1]!.toLowerCase(), host: m[2]!, target: target.startsWith('?') ? `/${target}` : target };
+  return { scheme: m[1]!.toLowerCase(), host: m[2]!, target: m[3] ?? '/' };
 }
 
 /**

@@ -193,3 +193,39 @@ describe('nginx auth_request in front of an upstream, deciding with Verdict', ()
     assert.ok(ids.has(anon.headers['x-verdict-decision-id']), 'the decision id the client saw is audited');
   });
 });
+
+describe('nginx auth_request: the Host header cannot move the path Verdict decides on', () => {
+  it('`Host: app.example.com?` makes X-Original-URL read as `/` with a query: refused, the upstream never reached', async (ctx) => {
+    if (!requireTool(ctx, 'nginx')) return;
+    // A public home page and an admin-only rest: the classic shape this would have bypassed.
+    const policy = {
+      version: 1,
+      routes: [
+        { id: 'home', match: { hosts: ['app.example.com'], path: '/' }, allow: { accept: true } },
+        { id: 'admin', match: { hosts: ['app.example.com'], path_prefix: '/' }, allow: { groups: { has: 'admins' } } },
+      ],
+    };
+    const t = await startTestApp({ 'p.json': policy }, { http: { listen: '127.0.0.1:0', trusted_proxies: ['127.0.0.1/32'] } });
+    const seen: string[] = [];
+    const upstream = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      res.end('upstream');
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const port = await freePort();
+    const nginx = await startNginx(tempDir('verdict-nginx-').dir, port, nginxAuthRequestConfig(port, t.app.httpPort, (upstream.address() as AddressInfo).port));
+    try {
+      assert.equal((await rawHttp(port, 'GET / HTTP/1.1\r\nhost: app.example.com')).status, 200, 'the home page is public');
+      assert.equal((await rawHttp(port, 'GET /admin/secrets HTTP/1.1\r\nhost: app.example.com')).status, 401);
+      for (const host of ['app.example.com?', 'app.example.com?x=']) {
+        const r = await rawHttp(port, `GET /admin/secrets HTTP/1.1\r\nhost: ${host}`);
+        assert.notEqual(r.status, 200, `Host ${host}: ${r.status}`);
+      }
+      assert.deepEqual(seen, ['/'], 'only the public home page reached the upstream');
+    } finally {
+      await nginx.stop();
+      upstream.close();
+      await t.app.stop();
+    }
+  });
+});

@@ -64,6 +64,10 @@ describe('forward-auth (nginx, Caddy, Traefik)', () => {
     refused(factsFromForwardAuth(req({ 'x-original-url': '/relative', 'x-original-method': 'GET' }), { trusted: trust }), /absolute/);
     refused(factsFromForwardAuth(req({ 'x-original-url': 'https://evil@app.example.com/', 'x-original-method': 'GET' }), { trusted: trust }), /absolute/);
     refused(factsFromForwardAuth(req({ 'x-original-url': 'javascript://app.example.com/', 'x-original-method': 'GET' }), { trusted: trust }), /absolute/);
+    // nginx passes `Host: app.example.com?` on, making `$scheme://$http_host$request_uri` read
+    // as path `/` with a query: the path would not be the one the upstream gets.
+    refused(factsFromForwardAuth(req({ 'x-original-url': 'http://app.example.com?/admin/secrets', 'x-original-method': 'GET' }), { trusted: trust }), /absolute/);
+    refused(factsFromForwardAuth(req({ 'x-original-url': 'http://app.example.com?x=1', 'x-original-method': 'GET' }), { trusted: trust }), /absolute/);
     refused(factsFromForwardAuth(req({ 'x-forwarded-method': 'GET', 'x-forwarded-host': 'a.example.com', 'x-forwarded-uri': 'x' }), { trusted: trust }), /start with/);
   });
 
