@@ -57,6 +57,7 @@ writeFileSync(
     http: { listen: '127.0.0.1:0' },
     policies: { dir: 'policies', watch: false },
     audit: sink === 'file' ? { sink: 'file', path: 'audit.jsonl', mode } : { sink: 'stdout', mode },
+    ...(args.has('metadata') ? { response: { dynamic_metadata: args.get('metadata')!.split(',').filter(Boolean) } } : {}),
     identity: { jwt: [{ issuer, jwks_uri: `${issuer}/jwks`, audiences: ['verdict'], algorithms: ['RS256'] }] },
   }),
 );
@@ -85,7 +86,10 @@ async function startVerdict(): Promise<number> {
   for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 100));
     const m = /"grpc":"[^"]*:(\d+)"/.exec(err);
-    if (m) return Number(m[1]);
+    if (m) {
+      pids.set(Number(m[1]), child.pid!);
+      return Number(m[1]);
+    }
   }
   throw new Error(`verdict did not start: ${err}`);
 }
@@ -94,23 +98,39 @@ async function startNoop(): Promise<number> {
   const child = spawn(process.execPath, [join(process.cwd(), 'dist/bench/noop-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   const [data] = (await once(child.stdout!, 'data')) as [Buffer];
-  return Number(/listening (\d+)/.exec(data.toString())![1]);
+  const port = Number(/listening (\d+)/.exec(data.toString())![1]);
+  pids.set(port, child.pid!);
+  return port;
 }
 
 interface Run {
   rps: number;
+  /** CPU (user + system) of the server process per completed request, µs. */
+  cpuUs: number;
   p50: number;
   p99: number;
   ok: number;
   failed: number;
 }
 
+/** utime + stime of a process, in µs (from /proc; clock ticks are 1/100 s on Linux). */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10000;
+}
+
+const pids = new Map<number, number>();
+
 function h2load(port: number, n: number, rpsPerClient?: number, clients = CLIENTS, streams = STREAMS): Run {
   const log = join(dir, `h2load-${port}-${Date.now()}.log`);
   const argv = ['-n', String(n), '-c', String(clients), '-m', String(streams), '-d', join(dir, 'body.bin'), '-H', 'content-type: application/grpc', '-H', 'te: trailers', '--log-file', log];
   if (rpsPerClient !== undefined) argv.push('--rps', String(rpsPerClient));
   argv.push(`http://127.0.0.1:${port}/envoy.service.auth.v3.Authorization/Check`);
+  const pid = pids.get(port)!;
+  const cpuBefore = cpuMicros(pid);
   const r = spawnSync('h2load', argv, { encoding: 'utf8' });
+  const cpu = cpuMicros(pid) - cpuBefore;
   const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(r.stdout)?.[1] ?? NaN);
   const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(r.stdout);
   const times = readFileSync(log, 'utf8')
@@ -119,7 +139,8 @@ function h2load(port: number, n: number, rpsPerClient?: number, clients = CLIENT
     .map((l) => Number(l.split('\t')[2]))
     .sort((a, b) => a - b);
   const pct = (p: number) => (times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] ?? NaN) / 1000;
-  return { rps, p50: pct(50), p99: pct(99), ok: Number(m?.[1] ?? 0), failed: Number(m?.[2] ?? 0) };
+  const ok = Number(m?.[1] ?? 0);
+  return { rps, cpuUs: cpu / Math.max(1, ok), p50: pct(50), p99: pct(99), ok, failed: Number(m?.[2] ?? 0) };
 }
 
 const verdictPort = await startVerdict();
@@ -154,6 +175,7 @@ const f = (x: number, d = 0) => x.toFixed(d);
 const rows = [
   ['', 'no-op grpc-js', 'Verdict', 'ratio'],
   ['peak decisions/s (median of rounds)', f(noopPeak), f(verdictPeak), f(verdictPeak / noopPeak, 2)],
+  ['CPU µs per decision at peak (median of rounds)', f(median(peak.noop, 'cpuUs')), f(median(peak.verdict, 'cpuUs')), f(median(peak.noop, 'cpuUs') / median(peak.verdict, 'cpuUs'), 2)],
   ['peak p50 ms', f(median(peak.noop, 'p50'), 2), f(median(peak.verdict, 'p50'), 2), ''],
   ['peak p99 ms', f(median(peak.noop, 'p99'), 2), f(median(peak.verdict, 'p99'), 2), ''],
   [`at ${half * CLIENTS}/s (half the no-op peak): achieved/s`, f(atHalf.noop.rps), f(atHalf.verdict.rps), ''],
@@ -165,7 +187,11 @@ const rows = [
   ['failed requests (all runs)', String([...peak.noop, atHalf.noop, serial.noop].reduce((s, r) => s + r.failed, 0)), String([...peak.verdict, atHalf.verdict, serial.verdict].reduce((s, r) => s + r.failed, 0)), ''],
 ];
 process.stdout.write(`\nVerdict bench: ${REQUESTS} requests × ${ROUNDS} rounds, ${CLIENTS} connections × ${STREAMS} streams, audit sink ${sink} (${mode}), node ${process.version}\n`);
-process.stdout.write(`rounds (no-op / Verdict req/s): ${peak.noop.map((r, i) => `${f(r.rps)} / ${f(peak.verdict[i]!.rps)}`).join(', ')}\n\n`);
+process.stdout.write(`rounds (no-op / Verdict req/s): ${peak.noop.map((r, i) => `${f(r.rps)} / ${f(peak.verdict[i]!.rps)}`).join(', ')}\n`);
+process.stdout.write(`rounds (no-op / Verdict CPU µs per decision): ${peak.noop.map((r, i) => `${f(r.cpuUs)} / ${f(peak.verdict[i]!.cpuUs)}`).join(', ')}\n`);
+// Per round, no-op CPU / Verdict CPU: the throughput ratio Verdict would reach with a core of its own.
+const cpuRatios = peak.noop.map((r, i) => r.cpuUs / peak.verdict[i]!.cpuUs).sort((a, b) => a - b);
+process.stdout.write(`CPU-per-decision ratio (no-op / Verdict) by round: ${cpuRatios.map((x) => f(x, 2)).join(', ')}; median ${f(cpuRatios[Math.floor(cpuRatios.length / 2)]!, 2)}\n\n`);
 for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
 jwks.close();
 process.exit(0);
