@@ -11,7 +11,7 @@ import { durationMs, identityFromConfig } from './identity/from-config.js';
 import { internalError } from './policy/decision.js';
 import { PolicyStore, loadPolicyDir, type ReloadEvent } from './policy-store/policy-store.js';
 import { factsFromCheckRequest } from './request/from-check-request.js';
-import { checkResponse, type CheckOutcome } from './response/check-response.js';
+import { checkResponse, metadataFields, type CheckOutcome } from './response/check-response.js';
 import { httpAnswer } from './response/http-answer.js';
 import { factsFromDirect, factsFromEnvoyHttp, factsFromForwardAuth } from './request/from-http.js';
 import { compileTrustedProxies, type TrustCheck } from './request/trusted-proxies.js';
@@ -261,7 +261,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
       unrecorded.hit();
     },
   };
-  const responseOptions = { exposeReasons: config.response.expose_reasons, isOwnCookie: web?.isOwnCookie };
+  const responseOptions = { exposeReasons: config.response.expose_reasons, isOwnCookie: web?.isOwnCookie, metadata: metadataFields(config.response.dynamic_metadata) };
   const xff = { xffTrustedHops: config.request.xff_trusted_hops };
 
   const grpcServer = new GrpcServer(

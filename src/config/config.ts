@@ -53,6 +53,9 @@ export interface AdminToken {
   readonly token_file: string | undefined;
 }
 
+/** A field of the ext_authz `dynamic_metadata` Verdict sends Envoy (`response.dynamic_metadata`). */
+export type MetadataField = 'decision_id' | 'route' | 'decision' | 'reasons' | 'status' | 'user';
+
 export interface Config {
   /** The config file, or undefined when running on built-in defaults. */
   readonly file: string | undefined;
@@ -102,7 +105,7 @@ export interface Config {
   /** Tailnet identity via tailscaled's LocalAPI; absent: the tailnet criteria never match. */
   readonly tailnet: { readonly localapi_socket: string; readonly listener_addresses: readonly string[]; readonly cache_ttl: string; readonly timeout: string } | undefined;
   readonly request: { readonly xff_trusted_hops: number };
-  readonly response: { readonly expose_reasons: boolean };
+  readonly response: { readonly expose_reasons: boolean; readonly dynamic_metadata: readonly MetadataField[] };
   readonly shutdown: { readonly drain_delay: string; readonly grace_period: string };
   /** OpenTelemetry export; `tracing` absent: off. */
   readonly telemetry: {

@@ -238,6 +238,14 @@ export function configSchema(): Record<string, unknown> {
         default: {},
         properties: {
           expose_reasons: { type: 'boolean', default: true },
+          // What Envoy gets in ext_authz dynamic_metadata (its access log reads it). Every field
+          // costs encoding on every decision; the default is what the contract promises.
+          dynamic_metadata: {
+            type: 'array',
+            items: { enum: ['decision_id', 'route', 'decision', 'reasons', 'status', 'user'] },
+            uniqueItems: true,
+            default: ['decision_id', 'route', 'decision', 'reasons'],
+          },
         },
       },
       shutdown: {

@@ -21,7 +21,28 @@ export interface ResponseOptions {
   readonly exposeReasons: boolean;
   /** Verdict's own cookies (session, login state): never sent upstream. */
   readonly isOwnCookie?: ((name: string) => boolean) | undefined;
+  /** Which `dynamic_metadata` fields Envoy gets (`response.dynamic_metadata`); default: the contract's four. */
+  readonly metadata?: MetadataFields | undefined;
 }
+
+/** `response.dynamic_metadata`, resolved once at load into flags. */
+export interface MetadataFields {
+  readonly decisionId: boolean;
+  readonly route: boolean;
+  readonly decision: boolean;
+  readonly reasons: boolean;
+  readonly status: boolean;
+  readonly user: boolean;
+  readonly none: boolean;
+}
+
+export function metadataFields(names: readonly string[]): MetadataFields {
+  const has = (n: string) => names.includes(n);
+  return { decisionId: has('decision_id'), route: has('route'), decision: has('decision'), reasons: has('reasons'), status: has('status'), user: has('user'), none: names.length === 0 };
+}
+
+/** What Envoy's access log reads: decision id, route, decision, reasons (contract). */
+export const DEFAULT_METADATA = metadataFields(['decision_id', 'route', 'decision', 'reasons']);
 
 /** `envoy.config.core.v3.HeaderValueOption`, keepCase shape. */
 interface HeaderOption {
@@ -53,15 +74,18 @@ function grpcCode(status: number): number {
 const overwrite = (key: string, value: string): HeaderOption => ({ header: { key, value }, append: { value: false } });
 const str = (s: string): StructValue => ({ stringValue: s });
 
-function metadata(o: CheckOutcome): { fields: Record<string, StructValue> } {
-  const fields: Record<string, StructValue> = {
-    decision_id: str(o.decisionId),
-    decision: str(o.decision.allow ? 'allow' : 'deny'),
-    status: { numberValue: o.decision.status },
-    reasons: { listValue: { values: o.decision.reasons.map(str) } },
-  };
-  if (o.decision.route !== undefined) fields.route = str(o.decision.route);
-  if (o.identity.kind === 'principal') fields.user = str(o.identity.principal.subject);
+const ALLOW = str('allow');
+const DENY = str('deny');
+
+function metadata(o: CheckOutcome, m: MetadataFields): { fields: Record<string, StructValue> } | undefined {
+  if (m.none) return undefined;
+  const fields: Record<string, StructValue> = {};
+  if (m.decisionId) fields.decision_id = str(o.decisionId);
+  if (m.decision) fields.decision = o.decision.allow ? ALLOW : DENY;
+  if (m.status) fields.status = { numberValue: o.decision.status };
+  if (m.reasons) fields.reasons = { listValue: { values: o.decision.reasons.map(str) } };
+  if (m.route && o.decision.route !== undefined) fields.route = str(o.decision.route);
+  if (m.user && o.identity.kind === 'principal') fields.user = str(o.identity.principal.subject);
   return { fields };
 }
 
@@ -101,7 +125,7 @@ export function denyAnswer(o: CheckOutcome, options: ResponseOptions): { status:
 
 /** Decision → `envoy.service.auth.v3.CheckResponse` (keepCase shape). Pure. */
 export function checkResponse(o: CheckOutcome, options: ResponseOptions): Record<string, unknown> {
-  const dynamic_metadata = metadata(o);
+  const dynamic_metadata = metadata(o, options.metadata ?? DEFAULT_METADATA);
   if (o.decision.allow) {
     const { set, remove, upstreamCookie } = allowHeaders(o, options);
     const cookie = o.facts?.headers.get('cookie');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NO_IDENTITY, invalidToken } from '../../../src/identity/identity-result.js';
-import { checkResponse, type CheckOutcome } from '../../../src/response/check-response.js';
+import { checkResponse, metadataFields, type CheckOutcome } from '../../../src/response/check-response.js';
 import { prefersHtml } from '../../../src/response/deny-body.js';
 import { facts, principal } from '../../helpers/policy.js';
 
@@ -23,6 +23,23 @@ function outcome(over: Partial<CheckOutcome> = {}): CheckOutcome {
 }
 
 describe('CheckResponse building', () => {
+  type Meta = { dynamic_metadata?: { fields: Record<string, { stringValue?: string; numberValue?: number; listValue?: { values: { stringValue: string }[] } }> } };
+  it('dynamic_metadata: the contract four by default, a chosen set with response.dynamic_metadata, none with []', () => {
+    const byDefault = (checkResponse(outcome(), { exposeReasons: true }) as Meta).dynamic_metadata!.fields;
+    assert.deepEqual(Object.keys(byDefault).sort(), ['decision', 'decision_id', 'reasons', 'route']);
+    assert.equal(byDefault.decision_id!.stringValue, 'd-1');
+    assert.equal(byDefault.route!.stringValue, 'r');
+    assert.equal(byDefault.decision!.stringValue, 'allow');
+    assert.deepEqual(byDefault.reasons!.listValue!.values.map((v) => v.stringValue), ['groups-ok']);
+    const all = (checkResponse(outcome(), { exposeReasons: true, metadata: metadataFields(['decision_id', 'route', 'decision', 'reasons', 'status', 'user']) }) as Meta).dynamic_metadata!.fields;
+    assert.equal(all.status!.numberValue, 200);
+    assert.equal(all.user!.stringValue, 'alice');
+    const denied = outcome({ decision: { allow: false, status: 403, route: 'r', reasons: ['groups-missing'] } });
+    const one = (checkResponse(denied, { exposeReasons: true, metadata: metadataFields(['decision_id']) }) as Meta).dynamic_metadata!.fields;
+    assert.deepEqual(Object.keys(one), ['decision_id']);
+    assert.equal((checkResponse(denied, { exposeReasons: true, metadata: metadataFields([]) }) as Meta).dynamic_metadata, undefined);
+  });
+
   it('never leaves a user header from the client when the user is unknown', () => {
     const r = checkResponse(
       outcome({
