@@ -93,6 +93,8 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+const noop = (): void => {};
+const RESOLVED = Promise.resolve();
 const failed = (message: string, e?: Error) => new VerdictError('AUDIT_WRITE_FAILED', message, e ? { detail: e.message } : undefined);
 
 /**
@@ -210,6 +212,12 @@ export class AuditWriter implements AuditSink {
     this.#queuedBytes += line.length;
     const level = linked['log.level'] === 'warn' ? 'warn' : 'info';
     const id = linked['verdict.decision_id'] as string | undefined;
+    if (this.#o.mode === 'async' && this.#queuedBytes <= MAX_BUFFER_BYTES) {
+      // The caller waits for the buffer only: no promise and closures of its own per record.
+      this.#queue.push({ line, level, id, resolve: noop, reject: noop });
+      this.#schedule(this.#queuedBytes > 256 * 1024 ? 0 : this.#o.maxDelayMs);
+      return RESOLVED;
+    }
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ line, level, id, resolve, reject });
       if (this.#queuedBytes > MAX_BUFFER_BYTES) {

@@ -1,0 +1,170 @@
+// `node dist/bench/audit-modes.js [--requests=20000] [--rounds=5] [--modes=sync-disk,sync-os,async]`:
+// the audit modes side by side. One Verdict per mode (file sink, same policy, same JWT
+// request), all running at once; each round drives every mode in turn with the same h2load
+// load, so a busy moment of the shared machine hits all modes alike. Reports per mode the
+// median throughput and the CPU time Verdict spent per request (utime + stime from
+// /proc/<pid>/stat around each h2load run: a number that does not depend on how fast the
+// load generator got the core). See bench/README.md.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { authPackageDefinition } from '../src/envoy/protos.js';
+import { authClient, envoyCheckRequest } from '../test/helpers/envoy-client.js';
+import { benchPolicy } from './policy.js';
+
+const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+const REQUESTS = Number(args.get('requests') ?? 20000);
+const ROUNDS = Number(args.get('rounds') ?? 5);
+const MODES = (args.get('modes') ?? 'sync-disk,sync-os,async').split(',');
+const CLIENTS = Number(args.get('clients') ?? 8);
+const STREAMS = Number(args.get('streams') ?? 16);
+
+if (spawnSync('h2load', ['--version']).error) {
+  process.stderr.write('bench: h2load not found; install it with `apt-get install nghttp2-client`\n');
+  process.exit(1);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'verdict-bench-audit-'));
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill(process.env.BENCH_PROF ? 'SIGTERM' : 'SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const { privateKey, publicKey } = await generateKeyPair('RS256');
+const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' };
+const jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
+await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
+const issuer = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
+const token = await new SignJWT({ sub: 'alice', email: 'alice@example.com', groups: ['sre', 'dev'] })
+  .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+  .setIssuer(issuer)
+  .setAudience('verdict')
+  .setIssuedAt()
+  .setExpirationTime('2h')
+  .sign(privateKey);
+
+const request = envoyCheckRequest({ host: 'grafana.example.com', path: '/d/abc/overview?orgId=1', headers: { authorization: `Bearer ${token}` } });
+const def = authPackageDefinition()['envoy.service.auth.v3.Authorization'] as unknown as { Check: { requestSerialize(v: unknown): Buffer } };
+const message = def.Check.requestSerialize(request);
+const frame = Buffer.alloc(5 + message.length);
+frame.writeUInt32BE(message.length, 1);
+message.copy(frame, 5);
+writeFileSync(join(dir, 'body.bin'), frame);
+
+/** `sync-disk`, `sync-os`, `async`, `async:5ms` (max_delay), `stdout` (async to /dev/null). */
+function auditFor(mode: string): Record<string, unknown> {
+  if (mode === 'stdout') return { sink: 'stdout', mode: 'async' };
+  const [name, delay] = mode.split(':') as [string, string | undefined];
+  const [m, durability] = name.split('-') as [string, string | undefined];
+  return { sink: 'file', path: 'audit.jsonl', mode: m, ...(durability ? { durability } : {}), ...(delay ? { max_delay: delay } : {}) };
+}
+
+async function startVerdict(mode: string): Promise<{ port: number; pid: number }> {
+  const home = join(dir, mode.replace(/[^a-z0-9-]/g, '_'));
+  mkdirSync(join(home, 'policies'), { recursive: true });
+  writeFileSync(join(home, 'policies/bench.json'), JSON.stringify(benchPolicy()));
+  writeFileSync(
+    join(home, 'verdict.json'),
+    JSON.stringify({
+      grpc: { listen: '127.0.0.1:0' },
+      http: { listen: '127.0.0.1:0' },
+      policies: { dir: 'policies', watch: false },
+      audit: auditFor(mode),
+      identity: { jwt: [{ issuer, jwks_uri: `${issuer}/jwks`, audiences: ['verdict'], algorithms: ['RS256'] }] },
+    }),
+  );
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}/${mode.replace(/[^a-z0-9-]/g, '_')}`] : [];
+  const child = spawn(process.execPath, [...prof, join(process.cwd(), 'bin/verdict.js'), 'serve', '--config', join(home, 'verdict.json')], { cwd: home, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const m = /"grpc":"[^"]*:(\d+)"/.exec(err);
+    if (m) return { port: Number(m[1]), pid: child.pid! };
+  }
+  throw new Error(`verdict (${mode}) did not start: ${err}`);
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  return (Number(fields[11]) + Number(fields[12])) / ticks;
+}
+
+/** Read and write system calls a process has made so far (/proc/<pid>/io). */
+function syscalls(pid: number): number {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return Number(/syscr: (\d+)/.exec(io)![1]) + Number(/syscw: (\d+)/.exec(io)![1]);
+}
+
+interface Run {
+  rps: number;
+  syscalls: number;
+  p50: number;
+  p99: number;
+  failed: number;
+  cpuUs: number;
+}
+
+function h2load(port: number, pid: number, n: number, clients = CLIENTS, streams = STREAMS): Run {
+  const log = join(dir, `h2load-${port}-${Date.now()}.log`);
+  const argv = ['-n', String(n), '-c', String(clients), '-m', String(streams), '-d', join(dir, 'body.bin'), '-H', 'content-type: application/grpc', '-H', 'te: trailers', '--log-file', log];
+  argv.push(`http://127.0.0.1:${port}/envoy.service.auth.v3.Authorization/Check`);
+  const before = cpuSeconds(pid);
+  const callsBefore = syscalls(pid);
+  const r = spawnSync('h2load', argv, { encoding: 'utf8' });
+  const cpu = cpuSeconds(pid) - before;
+  const calls = syscalls(pid) - callsBefore;
+  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(r.stdout)?.[1] ?? NaN);
+  const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(r.stdout);
+  const times = readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => Number(l.split('\t')[2]))
+    .sort((a, b) => a - b);
+  const pct = (p: number) => (times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] ?? NaN) / 1000;
+  return { rps, syscalls: calls / n, p50: pct(50), p99: pct(99), failed: Number(m?.[2] ?? 0), cpuUs: (cpu * 1e6) / n };
+}
+
+const servers = new Map<string, { port: number; pid: number }>();
+for (const mode of MODES) servers.set(mode, await startVerdict(mode));
+for (const [mode, s] of servers) {
+  const client = authClient(s.port);
+  const answer = await client.check(request);
+  client.close();
+  if ((answer.status?.code ?? 0) !== 0) throw new Error(`${mode}: bench request is not allowed: ${JSON.stringify(answer.status)}`);
+  h2load(s.port, s.pid, 5000); // warm-up
+}
+
+const runs = new Map<string, Run[]>(MODES.map((m) => [m, []]));
+const serial = new Map<string, Run[]>(MODES.map((m) => [m, []]));
+for (let i = 0; i < ROUNDS; i++) {
+  // Rotate the order every round: no mode always runs first (or right after another's burst).
+  const order = MODES.map((_, k) => MODES[(k + i) % MODES.length]!);
+  for (const mode of order) {
+    const s = servers.get(mode)!;
+    runs.get(mode)!.push(h2load(s.port, s.pid, REQUESTS));
+    serial.get(mode)!.push(h2load(s.port, s.pid, 2000, 1, 1));
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const f = (x: number, d = 0) => x.toFixed(d);
+process.stdout.write(`\nAudit modes side by side: ${REQUESTS} requests × ${ROUNDS} rounds, ${CLIENTS} connections × ${STREAMS} streams, node ${process.version}\n\n`);
+process.stdout.write('| mode | rounds (decisions/s) | median decisions/s | CPU µs per decision (median; rounds) | read+write syscalls per decision | peak p99 ms | one at a time p50 / p99 ms | failed |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n');
+for (const mode of MODES) {
+  const rs = runs.get(mode)!;
+  const ss = serial.get(mode)!;
+  process.stdout.write(
+    `| ${mode} | ${rs.map((r) => f(r.rps)).join(', ')} | ${f(median(rs.map((r) => r.rps)))} | ${f(median(rs.map((r) => r.cpuUs)), 1)}; ${rs.map((r) => f(r.cpuUs)).join(', ')} | ${f(median(rs.map((r) => r.syscalls)), 2)} | ${f(median(rs.map((r) => r.p99)), 1)} | ${f(median(ss.map((r) => r.p50)), 3)} / ${f(median(ss.map((r) => r.p99)), 3)} | ${[...rs, ...ss].reduce((n, r) => n + r.failed, 0)} |\n`,
+  );
+}
+jwks.close();
+process.exit(0);
