@@ -6,7 +6,7 @@
 // /proc/<pid>/stat around each h2load run: a number that does not depend on how fast the
 // load generator got the core). See bench/README.md.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -104,6 +104,23 @@ function syscalls(pid: number): number {
   return Number(/syscr: (\d+)/.exec(io)![1]) + Number(/syscw: (\d+)/.exec(io)![1]);
 }
 
+/** CPU seconds per thread name (/proc/<pid>/task/<tid>): where the time goes (main, libuv, V8 GC helpers). */
+function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      // Node names its threads poorly (all "node" here): the main thread is the one with the pid.
+      const comm = tid === String(pid) ? 'main' : 'other threads';
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(comm, (out.get(comm) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+const threadTotals = new Map<string, Map<string, number>>();
+
 interface Run {
   rps: number;
   syscalls: number;
@@ -119,7 +136,15 @@ function h2load(port: number, pid: number, n: number, clients = CLIENTS, streams
   argv.push(`http://127.0.0.1:${port}/envoy.service.auth.v3.Authorization/Check`);
   const before = cpuSeconds(pid);
   const callsBefore = syscalls(pid);
+  const threadsBefore = threadCpu(pid);
   const r = spawnSync('h2load', argv, { encoding: 'utf8' });
+  if (clients === CLIENTS) {
+    const key = String(pid);
+    const totals = threadTotals.get(key) ?? new Map<string, number>();
+    for (const [name, sec] of threadCpu(pid)) totals.set(name, (totals.get(name) ?? 0) + sec - (threadsBefore.get(name) ?? 0));
+    totals.set('(requests)', (totals.get('(requests)') ?? 0) + n);
+    threadTotals.set(key, totals);
+  }
   const cpu = cpuSeconds(pid) - before;
   const calls = syscalls(pid) - callsBefore;
   const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(r.stdout)?.[1] ?? NaN);
@@ -165,6 +190,12 @@ for (const mode of MODES) {
   process.stdout.write(
     `| ${mode} | ${rs.map((r) => f(r.rps)).join(', ')} | ${f(median(rs.map((r) => r.rps)))} | ${f(median(rs.map((r) => r.cpuUs)), 1)}; ${rs.map((r) => f(r.cpuUs)).join(', ')} | ${f(median(rs.map((r) => r.syscalls)), 2)} | ${f(median(rs.map((r) => r.p99)), 1)} | ${f(median(ss.map((r) => r.p50)), 3)} / ${f(median(ss.map((r) => r.p99)), 3)} | ${[...rs, ...ss].reduce((n, r) => n + r.failed, 0)} |\n`,
   );
+}
+process.stdout.write('\nCPU µs per decision by thread (all peak runs, warm-up included):\n');
+for (const [mode, srv] of servers) {
+  const t = threadTotals.get(String(srv.pid))!;
+  const n = t.get('(requests)')!;
+  process.stdout.write(`${mode}: ${[...t].filter(([k]) => k !== '(requests)').sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${f((v * 1e6) / n, 1)}`).join(', ')}\n`);
 }
 jwks.close();
 process.exit(0);

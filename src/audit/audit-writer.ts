@@ -87,6 +87,9 @@ const MAX_REFUSED_IDS = 1000;
 
 interface Pending {
   line: string;
+  /** async mode: the lines of one event-loop turn, already encoded (see #seal). */
+  buf?: Buffer;
+  count?: number;
   level: 'info' | 'warn';
   id: string | undefined;
   resolve: () => void;
@@ -128,6 +131,9 @@ export class AuditWriter implements AuditSink {
   #inFlight: ChainHead | undefined;
   #queue: Pending[] = [];
   #queuedBytes = 0;
+  /** async mode: lines of the current event-loop turn, sealed into one Buffer at its end. */
+  #turn: string[] = [];
+  #sealScheduled = false;
   #writing = false;
   #scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   #scheduledNow = false;
@@ -213,9 +219,14 @@ export class AuditWriter implements AuditSink {
     const level = linked['log.level'] === 'warn' ? 'warn' : 'info';
     const id = linked['verdict.decision_id'] as string | undefined;
     if (this.#o.mode === 'async' && this.#queuedBytes <= MAX_BUFFER_BYTES) {
-      // The caller waits for the buffer only: no promise and closures of its own per record.
-      this.#queue.push({ line, level, id, resolve: noop, reject: noop });
-      this.#schedule(this.#queuedBytes > 256 * 1024 ? 0 : this.#o.maxDelayMs);
+      // The caller waits for the buffer only: no promise of its own per record, and the line
+      // is encoded at the end of this turn, so no JS string outlives the turn (strings held
+      // for max_delay were promoted to the old generation: async cost more GC than sync).
+      this.#turn.push(line);
+      if (!this.#sealScheduled) {
+        this.#sealScheduled = true;
+        setImmediate(() => this.#seal());
+      }
       return RESOLVED;
     }
     return new Promise<void>((resolve, reject) => {
@@ -229,6 +240,18 @@ export class AuditWriter implements AuditSink {
       // In async mode the caller need not wait for the disk, only for the buffer.
       if (this.#o.mode === 'async') resolve();
     });
+  }
+
+  /** async mode: the turn's lines become one Buffer in the queue (and go to the syslog copy). */
+  #seal(): void {
+    this.#sealScheduled = false;
+    if (this.#turn.length === 0) return;
+    const lines = this.#turn;
+    this.#turn = [];
+    const buf = Buffer.from(lines.join(''));
+    if (this.#o.forward) for (const l of lines) this.#o.forward.send(l.slice(0, -1), l.includes('"log.level":"warn"') ? 'warn' : 'info');
+    this.#queue.push({ line: '', buf, count: lines.length, level: 'info', id: undefined, resolve: noop, reject: noop });
+    this.#schedule(this.#queuedBytes > 256 * 1024 ? 0 : this.#o.maxDelayMs);
   }
 
   #schedule(delayMs: number): void {
@@ -245,6 +268,7 @@ export class AuditWriter implements AuditSink {
   #flush(): void {
     this.#scheduled = undefined;
     if (this.#writing || this.#failure) return;
+    this.#seal();
     if (this.#queue.length === 0 && this.#reopenRequest === undefined) return;
     this.#writing = true;
     try {
@@ -262,7 +286,8 @@ export class AuditWriter implements AuditSink {
     this.#queue = [];
     this.#queuedBytes = 0;
     this.#inFlight = this.#head;
-    this.#commit(Buffer.from(batch.map((p) => p.line).join('')), batch, 0);
+    const buf = this.#o.mode === 'async' ? Buffer.concat(batch.map((p) => p.buf ?? Buffer.from(p.line))) : Buffer.from(batch.map((p) => p.line).join(''));
+    this.#commit(buf, batch, 0);
   }
 
   /** Write, flush (durability `disk`), check the file is still at the path, then settle. */
@@ -296,7 +321,7 @@ export class AuditWriter implements AuditSink {
         }
         this.#writing = false;
         for (const p of batch) {
-          this.#o.forward?.send(p.line.slice(0, -1), p.level);
+          if (!p.buf) this.#o.forward?.send(p.line.slice(0, -1), p.level);
           p.resolve();
         }
         if (reopenFailed) this.#batchFailed(reopenFailed, []);
@@ -415,6 +440,8 @@ export class AuditWriter implements AuditSink {
     const rest = this.#queue;
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#lost += this.#turn.length;
+    this.#turn = [];
     this.#enterFailure(e);
     for (const p of [...batch, ...rest]) this.#settleRefused(p, e);
   }
@@ -424,6 +451,8 @@ export class AuditWriter implements AuditSink {
     const rest = this.#queue;
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#lost += this.#turn.length;
+    this.#turn = [];
     this.#head = this.#writing ? this.#inFlight! : this.#committed;
     this.#enterFailure(e);
     for (const p of rest) this.#settleRefused(p, e);
@@ -431,7 +460,7 @@ export class AuditWriter implements AuditSink {
 
   #settleRefused(p: Pending, e: Error): void {
     // async mode answered already: the record is lost; sync mode: the caller answers 503.
-    if (this.#o.mode === 'async') this.#lost++;
+    if (this.#o.mode === 'async') this.#lost += p.count ?? 1;
     else this.#refuse(undefined, p.id);
     p.reject(failed('the audit sink failed', e));
   }
@@ -550,6 +579,7 @@ export class AuditWriter implements AuditSink {
       clearTimeout(this.#retryTimer);
       if (!this.#failure) await this.#checkpoint().catch(() => {});
       await new Promise<void>((resolve) => {
+        this.#seal();
         const wait = () => (this.#writing || (this.#queue.length > 0 && !this.#failure) ? setTimeout(wait, 2) : resolve());
         if (this.#queue.length > 0 && !this.#writing) this.#flush();
         wait();
