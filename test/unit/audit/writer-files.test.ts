@@ -191,6 +191,25 @@ describe('durability', () => {
   });
 });
 
+describe('async mode', () => {
+  it('records of many turns reach the file and the syslog copy in chain order, and close writes the rest', async () => {
+    const p = join(tempDir().dir, 'audit.jsonl');
+    const copies: string[] = [];
+    const w = writer(p, { mode: 'async', maxDelayMs: 60_000, forward: { send: (l) => void copies.push(l), close: async () => {} } });
+    for (let turn = 0; turn < 5; turn++) {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => w.write(decision(`t${turn}-${i}`))));
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(read(p).length, 0, 'nothing written before max_delay or 256 KiB');
+    await w.close();
+    const recs = read(p);
+    assert.equal(recs.filter((r) => r['event.action'] === 'authorize').length, 100);
+    assert.deepEqual(recs.map((r) => r.seq), recs.map((_, i) => i + 1));
+    assert.deepEqual(copies.map((l) => (JSON.parse(l) as Rec).seq), recs.map((r) => r.seq), 'the syslog copy has every record, in order');
+    assert.equal((await verify(p)).problem, undefined);
+  });
+});
+
 function readdirNames(dir: string): string[] {
   return readdirSync(dir).sort();
 }
