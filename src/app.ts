@@ -7,7 +7,7 @@ import { controlRecord } from './audit/record.js';
 import { runCheck, type CheckDeps } from './check.js';
 import type { Config } from './config/config.js';
 import { VerdictError, describeError } from './errors.js';
-import { durationMs, identityFromConfig } from './identity/from-config.js';
+import { defaultIssuers, durationMs, identityFromConfig } from './identity/from-config.js';
 import { internalError } from './policy/decision.js';
 import { PolicyStore, loadPolicyDir, type ReloadEvent } from './policy-store/policy-store.js';
 import { factsFromCheckRequest } from './request/from-check-request.js';
@@ -250,6 +250,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     observe: (o, transport, seconds) => metrics.observeDecision(o, transport, seconds),
     options: {
       requireRouteId: config.policies.require_route_id,
+      defaultIssuers: defaultIssuers(config),
       includeQuery: config.audit.include_query,
       includeHeaders: config.audit.include_headers,
       redact: config.audit.redact,

@@ -36,6 +36,8 @@ export interface CheckDeps {
   readonly observe?: (outcome: CheckOutcome, transport: 'grpc' | 'http', seconds: number) => void;
   readonly options: {
     readonly requireRouteId: boolean;
+    /** Issuers a route without `issuers` trusts. */
+    readonly defaultIssuers?: ReadonlySet<string> | undefined;
     readonly includeQuery: boolean;
     readonly includeHeaders?: readonly string[];
     readonly redact?: readonly string[];
@@ -159,7 +161,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
       identity = await beforeDeadline(resolving, deadlineMs, Date.now());
       tailnet = deps.tailnet ? await beforeDeadline(deps.tailnet.lookup(built.facts), deadlineMs, Date.now()) : undefined;
       const principal = identity.kind === 'principal' ? identity.principal : undefined;
-      const evalOptions = { requireRouteId: deps.options.requireRouteId, identityError: identity.kind === 'invalid' ? identity.reason : undefined, tailnet };
+      const evalOptions = { requireRouteId: deps.options.requireRouteId, identityError: identity.kind === 'invalid' ? identity.reason : undefined, tailnet, defaultIssuers: deps.options.defaultIssuers };
       decision = span
         ? span.stepSync('verdict.policy', (s) => {
             const d = evaluate(policy, built.facts, principal, nowMs, evalOptions);

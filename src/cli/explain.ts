@@ -4,12 +4,13 @@ import type { AuditRecord } from '../audit/record.js';
 import { checkRequestFromJson } from '../envoy/check-request-json.js';
 import { describeError } from '../errors.js';
 import { traceDecision, type DecisionTrace } from '../explain/trace.js';
-import { identityFromConfig } from '../identity/from-config.js';
+import { defaultIssuers, identityFromConfig } from '../identity/from-config.js';
 import { NO_IDENTITY, type IdentityResult } from '../identity/identity-result.js';
 import type { Principal } from '../identity/principal.js';
 import type { TailnetIdentity } from '../identity/tailnet-identity.js';
 import { denial, internalError, type Decision } from '../policy/decision.js';
-import { evaluate } from '../policy/evaluate.js';
+import { evaluate, trustedIssuers } from '../policy/evaluate.js';
+import type { PolicySet } from '../policy/policy-set.js';
 import { replayInput } from '../replay/record-input.js';
 import { factsFromCheckRequest } from '../request/from-check-request.js';
 import type { RequestFacts } from '../request/facts.js';
@@ -29,6 +30,12 @@ export interface ExplainArgs {
 type IdentitySource = 'request' | 'asserted' | 'audit-record';
 
 class UsageError extends Error {}
+
+function routeIssuers(policy: PolicySet, route: string | undefined, defaults: ReadonlySet<string> | undefined): string[] | null {
+  const r = route === undefined ? undefined : policy.byId.get(route);
+  const set = r ? trustedIssuers(r, defaults) : defaults;
+  return set ? [...set] : null;
+}
 
 /** `--identity FILE|JSON`: a principal stated, not proven; the output marks it as asserted. */
 function assertedPrincipal(v: string): Principal {
@@ -126,6 +133,7 @@ function textReport(r: Record<string, unknown>, trace: DecisionTrace): string[] 
   const id = r.identity as Record<string, unknown> | null;
   if (id) L.push(`identity: ${id.source === 'asserted' ? 'ASSERTED with --identity (not verified): ' : id.source === 'audit-record' ? 'as recorded: ' : 'verified: '}${id.text as string}`);
   else L.push(`identity: none${r.identity_error ? ` (refused: ${r.identity_error})` : ''}`);
+  if (Array.isArray(r.trusted_issuers)) L.push(`trusted issuers (identity criteria): ${(r.trusted_issuers as string[]).join(', ')}`);
   const rec = r.recorded as Record<string, unknown> | undefined;
   if (rec) {
     L.push(`recorded: ${String(rec.decision).toUpperCase()} ${rec.status} — reasons: ${(rec.reasons as string[]).join(', ')} at ${rec.time} (policy ${String(rec.policy_hash).slice(0, 12)}…)${r.same_as_recorded ? '; the policy in force decides the same' : '; the policy in force decides DIFFERENTLY'}`);
@@ -225,13 +233,15 @@ export async function explain(a: ExplainArgs): Promise<number> {
     return 2;
   }
 
-  const ctx = { facts: c.facts, principal: c.principal, tailnet: c.tailnet, now: c.now };
+  const defaults = defaultIssuers(config);
+  const ctx = { facts: c.facts, principal: c.principal, tailnet: c.tailnet, now: c.now, trustedIssuers: defaults };
   const decision =
     c.early ??
     evaluate(policy, c.facts, c.principal, c.now, {
       requireRouteId: config.policies.require_route_id,
       identityError: c.identity.kind === 'invalid' ? c.identity.reason : undefined,
       tailnet: c.tailnet,
+      defaultIssuers: defaults,
     });
   const trace: DecisionTrace = c.ok ? traceDecision(policy, ctx, config.policies.require_route_id) : { routes: [], rules: [] };
   const p = c.principal;
@@ -241,6 +251,8 @@ export async function explain(a: ExplainArgs): Promise<number> {
     status: decision.status,
     route: decision.route ?? null,
     reasons: decision.reasons,
+    // Whose identities the deciding route's identity criteria match (null: any; no issuer configured).
+    trusted_issuers: routeIssuers(policy, decision.route, defaults),
     identity: p ? { source: c.identitySource, asserted: c.identitySource === 'asserted', method: p.method, issuer: p.issuer, user: p.subject, email: p.email ?? null, groups: p.groups } : null,
     identity_error: c.identity.kind === 'invalid' ? c.identity.detail : undefined,
     detail: decision.detail,

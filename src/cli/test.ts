@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { formatProblem } from '../errors.js';
 import { Coverage, type CoverageReport } from '../policy-test/coverage.js';
 import { parseTestFile, runCase } from '../policy-test/run-cases.js';
+import { defaultIssuers } from '../identity/from-config.js';
 import { displayName } from '../policy-store/read-policy-dir.js';
 import { err, loadForCommand, out } from './io.js';
 
@@ -69,7 +70,7 @@ export function test(configFile: string | undefined, paths: readonly string[], o
       continue;
     }
     for (const c of parsed.cases) {
-      const r = runCase(policy, name, c, config.policies.require_route_id);
+      const r = runCase(policy, name, c, config.policies.require_route_id, defaultIssuers(config));
       if (r.passed) {
         passed++;
         coverage?.add(c);

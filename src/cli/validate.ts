@@ -1,23 +1,55 @@
 import { resolve } from 'node:path';
+import type { Config } from '../config/config.js';
 import { loadConfig } from '../config/load-config.js';
 import { formatProblem, type Problem } from '../errors.js';
+import { configuredIssuers, defaultIssuers } from '../identity/from-config.js';
+import { pointerJoin } from '../policy/compile-error.js';
+import { trustedIssuers } from '../policy/evaluate.js';
+import type { PolicySet } from '../policy/policy-set.js';
 import { loadPolicyDir } from '../policy-store/policy-store.js';
 import { out, problemsOf } from './io.js';
+
+/**
+ * Which issuers each route's identity criteria trust, one line per route, and a problem
+ * for a route naming an issuer the config does not verify (it could never match).
+ */
+function issuerTrust(policy: PolicySet, config: Config | undefined): { lines: string[]; problems: Problem[] } {
+  const known = config ? configuredIssuers(config) : [];
+  const defaults = config ? defaultIssuers(config) : undefined;
+  const lines: string[] = [];
+  const problems: Problem[] = [];
+  for (const r of policy.routes) {
+    const set = trustedIssuers(r, defaults);
+    const how = r.issuers ? 'route issuers' : 'default';
+    lines.push(`route ${r.id}: trusts ${set ? [...set].join(', ') : 'any issuer (none configured)'} (${how})`);
+    if (r.issuers && known.length > 0) {
+      [...r.issuers].forEach((iss, i) => {
+        if (!known.includes(iss)) problems.push({ file: r.file, pointer: pointerJoin(pointerJoin(r.pointer, 'issuers'), i), message: `issuer ${JSON.stringify(iss)} is not configured (identity.jwt[].issuer or identity.oidc.issuer): no identity could match` });
+      });
+    }
+  }
+  return { lines, problems };
+}
 
 export function validate(configFile: string | undefined, policiesDir: string | undefined): number {
   const problems: Problem[] = [];
   let dir = policiesDir === undefined ? undefined : resolve(policiesDir);
+  let config: Config | undefined;
   try {
-    const config = loadConfig(configFile);
+    config = loadConfig(configFile);
     dir ??= config.policies.dir;
   } catch (e) {
     problems.push(...problemsOf(e, configFile ?? '(config)'));
   }
   let summary = '';
+  let trust: string[] = [];
   if (dir !== undefined) {
     try {
       const policy = loadPolicyDir(dir);
       summary = `${policy.routes.length} routes in ${policy.files.length} files, policy hash ${policy.hash}`;
+      const t = issuerTrust(policy, config);
+      trust = t.lines;
+      problems.push(...t.problems);
     } catch (e) {
       problems.push(...problemsOf(e, dir));
     }
@@ -25,5 +57,6 @@ export function validate(configFile: string | undefined, policiesDir: string | u
   for (const p of problems) out(formatProblem(p));
   if (problems.length > 0) return 1;
   out(`valid: ${summary}`);
+  for (const l of trust) out(l);
   return 0;
 }

@@ -95,6 +95,8 @@ export interface Config {
     readonly max_token_bytes: number;
     readonly token_cache_size: number;
     readonly token_cache_max_ttl: string;
+    /** Issuers a route without `issuers` trusts; default: the first JWT issuer, else the OIDC issuer. */
+    readonly default_issuers: readonly string[] | undefined;
     readonly jwt: readonly JwtIssuerConfig[];
     readonly oidc: OidcConfig | undefined;
     /** Signed identity for upstreams (`x-verdict-jwt-assertion`); key_file holds a PKCS#8 P-256 key. */

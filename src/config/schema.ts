@@ -108,6 +108,7 @@ export function configSchema(): Record<string, unknown> {
           max_token_bytes: { type: 'integer', minimum: 256, maximum: 65536, default: 8192 },
           token_cache_size: { type: 'integer', minimum: 0, default: 10000 },
           token_cache_max_ttl: duration('5m'),
+          default_issuers: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 } },
           oidc: {
             type: 'object',
             additionalProperties: false,

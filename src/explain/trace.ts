@@ -1,6 +1,6 @@
 import { compileMatch, type MatchSpec } from '../policy/compile-match.js';
 import type { EvalContext } from '../policy/context.js';
-import { selectRoute } from '../policy/evaluate.js';
+import { selectRoute, trustedIssuers } from '../policy/evaluate.js';
 import type { CompiledRoute, PolicySet } from '../policy/policy-set.js';
 import { traceRoute, type TraceValue } from '../policy/trace-route.js';
 import type { RequestFacts } from '../request/facts.js';
@@ -142,7 +142,8 @@ export function traceDecision(policy: PolicySet, ctx: EvalContext, requireRouteI
   const rules: CriterionTrace[] = [];
   if (chosen) {
     const traced = traceRoute(chosen);
-    const reached = new Map(traced.run(ctx).map((st) => [st.pointer, st]));
+    // ctx.trustedIssuers holds the default; the chosen route may name its own (as evaluate does).
+    const reached = new Map(traced.run({ ...ctx, trustedIssuers: trustedIssuers(chosen, ctx.trustedIssuers) }).map((st) => [st.pointer, st]));
     // File order (deny, then allow, then shadow), each node with what it read and its outcome;
     // a node evaluation did not reach (allow after a true deny) says so.
     for (const node of traced.nodes) {

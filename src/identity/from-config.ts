@@ -35,4 +35,23 @@ export function identityFromConfig(config: Config, overrides: Partial<JwtVerifie
   return new IdentityResolver(verifier, sessions, suspensions);
 }
 
+/** Every issuer Verdict verifies identities of: the JWT issuers and the OIDC login issuer. */
+export function configuredIssuers(config: Config): string[] {
+  const out = config.identity.jwt.map((j) => j.issuer);
+  if (config.identity.oidc && !out.includes(config.identity.oidc.issuer)) out.push(config.identity.oidc.issuer);
+  return out;
+}
+
+/**
+ * The issuers a route without `issuers` trusts: `identity.default_issuers`, else the first
+ * configured JWT issuer, else the OIDC issuer. One issuer by default, so that `sub: alice`
+ * of a second IdP never passes `user is alice` written for the first. Undefined only when
+ * no issuer is configured (no identity can exist then, except in `verdict test`).
+ */
+export function defaultIssuers(config: Config): ReadonlySet<string> | undefined {
+  if (config.identity.default_issuers) return new Set(config.identity.default_issuers);
+  const first = config.identity.jwt[0]?.issuer ?? config.identity.oidc?.issuer;
+  return first === undefined ? undefined : new Set([first]);
+}
+
 export { ms as durationMs };

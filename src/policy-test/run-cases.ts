@@ -50,7 +50,7 @@ export interface CaseInput {
 }
 
 /** The request facts and identity of a case, built as `serve` builds them; a Decision when refused. */
-export function caseInput(c: TestCase): CaseInput | Decision {
+export function caseInput(c: TestCase, defaultIssuers?: ReadonlySet<string>): CaseInput | Decision {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(c.request.headers ?? {})) headers[k.toLowerCase()] = v;
   const built = factsFromCheckRequest(
@@ -66,7 +66,9 @@ export function caseInput(c: TestCase): CaseInput | Decision {
   if (!built.ok) return denial(400, [built.reason], built.facts.routeId, built.detail);
   let principal;
   if (c.identity) {
-    const p = claimsToPrincipal('jwt', { iss: TEST_ISSUER, ...c.identity }, { groupsClaim: 'groups' });
+    // Without `iss`, the identity comes from the default issuer (the one routes trust by default).
+    const iss = defaultIssuers === undefined ? TEST_ISSUER : [...defaultIssuers][0]!;
+    const p = claimsToPrincipal('jwt', { iss, ...c.identity }, { groupsClaim: 'groups' });
     if (typeof p === 'string') throw new Error(p);
     principal = p;
   }
@@ -74,14 +76,14 @@ export function caseInput(c: TestCase): CaseInput | Decision {
 }
 
 /** Runs one case through the same request normalization and evaluation as `serve`. */
-export function decideCase(policy: PolicySet, c: TestCase, requireRouteId: boolean): Decision {
-  const input = caseInput(c);
+export function decideCase(policy: PolicySet, c: TestCase, requireRouteId: boolean, defaultIssuers?: ReadonlySet<string>): Decision {
+  const input = caseInput(c, defaultIssuers);
   if (!('facts' in input)) return input;
-  return evaluate(policy, input.facts, input.principal, input.nowMs, { requireRouteId });
+  return evaluate(policy, input.facts, input.principal, input.nowMs, { requireRouteId, defaultIssuers });
 }
 
-export function runCase(policy: PolicySet, file: string, c: TestCase, requireRouteId: boolean): CaseResult {
-  const d = decideCase(policy, c, requireRouteId);
+export function runCase(policy: PolicySet, file: string, c: TestCase, requireRouteId: boolean, defaultIssuers?: ReadonlySet<string>): CaseResult {
+  const d = decideCase(policy, c, requireRouteId, defaultIssuers);
   const differences: string[] = [];
   const got = d.allow ? 'allow' : 'deny';
   if (got !== c.expect.decision) differences.push(`decision: expected ${c.expect.decision}, got ${got}`);

@@ -34,6 +34,7 @@ export interface RouteJson {
   deny?: unknown;
   shadow?: { allow?: unknown; deny?: unknown };
   allow_path_parameters?: boolean;
+  issuers?: string[];
 }
 
 /**
@@ -86,6 +87,7 @@ function compileRoute(r: RouteJson, file: string, pointer: string, env: CompileE
     match: compileMatch(r.match, pointerJoin(pointer, 'match')),
     allow: r.allow === undefined ? undefined : compileRule(r.allow, pointerJoin(pointer, 'allow'), env),
     deny: r.deny === undefined ? undefined : compileRule(r.deny, pointerJoin(pointer, 'deny'), env),
+    issuers: r.issuers === undefined ? undefined : new Set(r.issuers),
     shadow:
       r.shadow === undefined
         ? undefined

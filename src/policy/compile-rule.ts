@@ -23,6 +23,11 @@ function observed(node: CompiledRule, pointer: string, rule: string, observe: Ru
 }
 
 const UNAUTHENTICATED: Outcome = Object.freeze({ value: UNKNOWN, reasons: Object.freeze(['user-unauthenticated']) });
+// An identity from an issuer the route does not trust is no identity for its criteria:
+// `sub: alice` of another IdP is not alice. Unknown (not false), so `not` cannot turn it into
+// a match and a deny on it cannot be evaded; never a login redirect (logging in again at the
+// same IdP would not help).
+const UNTRUSTED_ISSUER: Outcome = Object.freeze({ value: UNKNOWN, reasons: Object.freeze(['issuer-untrusted']) });
 const NO_TAILNET: Outcome = Object.freeze({ value: UNKNOWN, reasons: Object.freeze(['tailnet-unauthenticated']) });
 
 function union(outcomes: readonly Outcome[], value: number): string[] {
@@ -99,7 +104,9 @@ export function compileRule(rule: unknown, pointer: string, env: CompileEnv, obs
 
 /** The rule of one criterion; its own function so the closure holds only what it uses. */
 function leaf(test: CriterionTest, { ok, no }: { ok: Outcome; no: Outcome }, criterion: Criterion): CompiledRule {
-  if (criterion.needsIdentity) return (ctx) => (ctx.principal === undefined ? UNAUTHENTICATED : test(ctx) ? ok : no);
+  if (criterion.needsIdentity) {
+    return (ctx) => (ctx.principal === undefined ? UNAUTHENTICATED : ctx.trustedIssuers !== undefined && !ctx.trustedIssuers.has(ctx.principal.issuer) ? UNTRUSTED_ISSUER : test(ctx) ? ok : no);
+  }
   if (criterion.needsTailnet) return (ctx) => (ctx.tailnet === undefined ? NO_TAILNET : test(ctx) ? ok : no);
   return (ctx) => (test(ctx) ? ok : no);
 }

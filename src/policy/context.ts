@@ -10,4 +10,10 @@ export interface EvalContext {
   readonly tailnet: TailnetIdentity | undefined;
   /** Milliseconds since the epoch. */
   readonly now: number;
+  /**
+   * Issuers whose identities the route's identity criteria may match (the route's
+   * `issuers`, else the configured default); undefined trusts every verified identity
+   * (only when no issuer is configured at all, as in `verdict test` without a config).
+   */
+  readonly trustedIssuers?: ReadonlySet<string> | undefined;
 }

@@ -15,6 +15,13 @@ export interface EvaluateOptions {
   readonly identityError?: string | undefined;
   /** The tailnet peer's identity, for the tailnet criteria. */
   readonly tailnet?: TailnetIdentity | undefined;
+  /** Issuers a route without `issuers` trusts (identity/from-config.ts `defaultIssuers`). */
+  readonly defaultIssuers?: ReadonlySet<string> | undefined;
+}
+
+/** The issuers whose identities a route's identity criteria match. */
+export function trustedIssuers(route: CompiledRoute, defaults: ReadonlySet<string> | undefined): ReadonlySet<string> | undefined {
+  return route.issuers ?? defaults;
 }
 
 export function selectRoute(policy: PolicySet, facts: RequestFacts, requireRouteId: boolean): CompiledRoute | string {
@@ -39,7 +46,7 @@ export function evaluate(policy: PolicySet, facts: RequestFacts, principal: Prin
   if (typeof selected === 'string') return denial(404, ['route-not-found'], undefined, selected);
   const refused = refusePathParameters(facts, selected, (f) => selectRoute(policy, f, false));
   if (refused) return refused;
-  const ctx: EvalContext = { facts, principal, tailnet: options.tailnet, now };
+  const ctx: EvalContext = { facts, principal, tailnet: options.tailnet, now, trustedIssuers: trustedIssuers(selected, options.defaultIssuers) };
   const decision = decideRules(selected.allow, selected.deny, ctx, selected.id, options);
   if (!selected.shadow) return decision;
   const shadow = decideRules(selected.shadow.allow, selected.shadow.deny, ctx, selected.id, options);

@@ -9,6 +9,8 @@ export interface CompiledRoute {
   readonly match: CompiledMatch | undefined;
   readonly allow: CompiledRule | undefined;
   readonly deny: CompiledRule | undefined;
+  /** The route's `issuers`: only their identities match its identity criteria (else the default). */
+  readonly issuers?: ReadonlySet<string> | undefined;
   /** A dry-run policy, evaluated beside the real one and audited, never enforced. */
   readonly shadow: { readonly allow: CompiledRule | undefined; readonly deny: CompiledRule | undefined } | undefined;
   /** Where the route came from, for operators. */

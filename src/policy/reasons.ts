@@ -15,6 +15,7 @@ export function criterionReasons(criterion: string): { ok: string; unauthorized:
 /** Reasons that do not come from a single criterion. */
 export const REQUEST_REASONS: Readonly<Record<string, string>> = Object.freeze({
   'user-unauthenticated': 'a criterion needs an identity and the request carries no valid one (401, or login for browsers)',
+  'issuer-untrusted': 'the identity comes from an issuer the route does not trust (route `issuers`, default: the first configured issuer): no identity for its criteria (401, no login redirect)',
   'tailnet-unauthenticated': 'a tailnet criterion could not be answered: not a tailnet listener, no tailnet configured, or whois failed (401, never a match)',
   'invalid-token': 'a bearer token was presented and failed verification; it was ignored as an identity',
   'invalid-session': 'a session cookie was presented but is not valid: tampered, expired, idle, revoked, or its claims could not be refreshed',

@@ -39,6 +39,13 @@ export function policySchema(): Record<string, unknown> {
           },
           allow: { $ref: '#/$defs/rule' },
           deny: { $ref: '#/$defs/rule' },
+          issuers: {
+            type: 'array',
+            minItems: 1,
+            uniqueItems: true,
+            items: { type: 'string', minLength: 1 },
+            description: 'Issuers (exact iss) whose identities the identity criteria of this route match; default: identity.default_issuers (the first configured issuer)',
+          },
           shadow: {
             type: 'object',
             description: 'A dry-run policy: evaluated and audited beside the real one, never enforced',
