@@ -6,6 +6,8 @@ import { startTestApp } from '../helpers/app.js';
 import { verdictAsyncResult } from '../helpers/cli.js';
 import { authClient, envoyCheckRequest } from '../helpers/envoy-client.js';
 import { tempDir } from '../helpers/tmp.js';
+import { freePort } from '../helpers/nginx.js';
+import { SignJWT, generateKeyPair } from 'jose';
 
 // The repository's example policies (policies/): grafana (sre or boss; never DELETE), admin (admins, tailnet, office hours, fresh login), …
 const POLICIES = join(process.cwd(), 'policies');
@@ -113,5 +115,26 @@ describe('verdict explain: why was I denied', () => {
     assert.match(runs[1]!.stderr, /--format "yaml" is not one of: text, json/);
     assert.match(runs[2]!.stderr, /--identity: needs "sub"/);
     assert.match(runs[3]!.stderr, /--decision-id needs the trail/);
+  });
+
+  it('an unreachable JWKS: explain answers exactly as serve does for the same request (one shared identity path)', async () => {
+    const issuer = 'https://idp.example.com';
+    const port = await freePort(); // nothing listens: the JWKS cannot be fetched
+    const identity = { jwt: [{ issuer, jwks_uri: `http://127.0.0.1:${port}/jwks.json`, audiences: ['verdict'], algorithms: ['ES256'], jwks_timeout: '1s' }] };
+    const app = await startTestApp({ 'apps.json': JSON.parse(readFileSync(join(POLICIES, 'apps.json'), 'utf8')) }, { identity });
+    const { privateKey } = await generateKeyPair('ES256');
+    const token = await new SignJWT({ groups: ['sre'] }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(issuer).setSubject('alice').setAudience('verdict').setIssuedAt().setExpirationTime('5m').sign(privateKey);
+    const init = { host: 'grafana.example.com', path: '/d/x', headers: { authorization: `Bearer ${token}` } };
+    const client = authClient(app.app.grpcPort);
+    const res = await client.check(envoyCheckRequest(init));
+    client.close();
+    await app.app.stop();
+    const served = app.records().find((r) => r['event.action'] === 'authorize')!;
+    const req = t.write('jwks-down.json', envoyCheckRequest(init));
+    const x = await verdictAsyncResult(['explain', '--config', join(app.dir, 'verdict.json'), '--request', req]);
+    assert.equal(x.code, 0, x.stderr);
+    const e = JSON.parse(x.stdout);
+    assert.deepEqual([e.status, e.reasons], [served['http.response.status_code'], served['verdict.reasons']], `serve answered ${JSON.stringify(res.denied_response?.status)}`);
+    assert.equal(e.decision, 'deny');
   });
 });
