@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { AuditWriter, type AuditSink } from './audit/audit-writer.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -31,7 +32,7 @@ import { OidcClient } from './session/oidc-client.js';
 import { Sealer } from './session/sealer.js';
 import type { SessionStore } from './session/session-store.js';
 import { WebSessions } from './session/web-sessions.js';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { startTracing } from './telemetry/tracing.js';
 
 /** Waits for `work`, or `ms`, whichever is first. */
@@ -133,10 +134,12 @@ async function auditFromConfig(config: Config, log: Logger, metrics: Metrics, si
 /** Browser sessions and their store, when `identity.oidc` is configured. */
 async function webSessionsFromConfig(config: Config, knownHosts: () => ReadonlySet<string>): Promise<{ web?: WebSessions; store?: SessionStore }> {
   const oidc = config.identity.oidc;
-  // Without browser logins the store still holds admin suspensions of token subjects.
-  if (!oidc) return { store: new MemorySessionStore() };
   const session = config.identity.session;
-  const sealer = new Sealer(session.keys!);
+  // Without browser logins the store still holds admin suspensions of token subjects; in
+  // Redis when configured, so that every worker and replica sees the same suspensions.
+  if (!oidc && session.store.type !== 'redis') return { store: new MemorySessionStore() };
+  // No browser sessions are sealed without OIDC: a key of this process's own does when none is configured.
+  const sealer = new Sealer(session.keys ?? [randomBytes(32).toString('base64url')]);
   let store: SessionStore;
   if (session.store.type === 'redis') {
     try {
@@ -150,6 +153,7 @@ async function webSessionsFromConfig(config: Config, knownHosts: () => ReadonlyS
   } else {
     store = new MemorySessionStore();
   }
+  if (!oidc) return { store };
   const web = new WebSessions({ oidc, session, sealer, store, client: new OidcClient(oidc), knownHosts });
   return { web, store };
 }
@@ -211,6 +215,20 @@ export interface StartOptions {
   readonly generateAuditKey?: boolean;
   /** Tests may pass their own sink; default from `config.audit`. */
   readonly audit?: AuditSink;
+  /** Set in a `serve --workers N` worker: its number, and whether all configured workers serve. */
+  readonly worker?: WorkerRole;
+}
+
+export interface WorkerRole {
+  readonly id: number;
+  /** False while fewer workers than configured are serving: `/readyz` answers 503. */
+  readonly allServing: () => boolean;
+  /** Set when this worker replaces one that died: written to its chain as `worker-restarted`. */
+  readonly restartOf?: { readonly exitCode: number | null; readonly signal: string | null; readonly restarts: number };
+  /** `/metrics` across every worker (asked of the primary). */
+  readonly clusterMetrics: () => Promise<string>;
+  /** Hands this worker's registry to the primary's aggregation. */
+  readonly register: (registry: Registry) => void;
 }
 
 /**
@@ -221,6 +239,10 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const { log } = options;
   const policySet = loadPolicyDir(config.policies.dir);
   const metrics = new Metrics();
+  if (options.worker) {
+    metrics.render = options.worker.clusterMetrics;
+    options.worker.register(metrics.registry);
+  }
   const t = config.telemetry.tracing;
   // Off unless configured: then no SDK, no context manager, nothing per decision.
   const tracing = t ? startTracing({ ...t, export_timeout: durationMs(t.export_timeout) }, (n, reason) => metrics.spansDropped(n, reason)) : undefined;
@@ -280,7 +302,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const trusted = trustedProxies(config);
   const httpServer = new HttpServer(
     {
-      ready: () => listening && !stopping && audit.healthy() && (store?.healthy() ?? true),
+      ready: () => listening && !stopping && audit.healthy() && (store?.healthy() ?? true) && (options.worker?.allServing() ?? true),
       jwks: () => assertion?.jwks,
       browserPaths: new Set(config.identity.oidc ? [config.identity.oidc.login_path, config.identity.oidc.callback_path, config.identity.oidc.logout_path] : []),
       admin: (req, res) =>
@@ -365,6 +387,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     'verdict.policy_files': policySet.files,
     'verdict.routes': policySet.routes.map((r) => r.id),
     'verdict.config_file': config.file,
+    'verdict.worker': options.worker?.id,
     'verdict.grpc_address': `${grpcAddr.host}:${grpcPort}`,
     'verdict.http_address': `${httpAddr.host}:${httpPort}`,
     'verdict.jwt_issuers': config.identity.jwt.map((j) => j.issuer),
@@ -382,7 +405,18 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     'verdict.warnings': startWarnings(config),
     'verdict.audit_durability': config.audit.sink === 'file' ? (config.audit.durability ?? ((config.audit.mode ?? 'sync') === 'sync' ? 'disk' : 'os')) : 'os',
   })).catch((e: unknown) => log.error({ err: describeError(e) }, 'audit record not written'));
-  log.info({ grpc: `${grpcAddr.host}:${grpcPort}`, http: `${httpAddr.host}:${httpPort}`, routes: policySet.routes.length, policy_hash: policySet.hash }, 'verdict serving');
+  const restartOf = options.worker?.restartOf;
+  if (restartOf) {
+    // Written by the restarted worker into its own chain (the primary keeps no chain).
+    control(controlRecord('worker-restarted', Date.now(), {
+      'verdict.worker': options.worker!.id,
+      'verdict.worker_exit_code': restartOf.exitCode ?? undefined,
+      'verdict.worker_exit_signal': restartOf.signal ?? undefined,
+      'verdict.worker_restarts': restartOf.restarts,
+      'verdict.recorded_by': 'restarted-worker',
+    }), 'warn');
+  }
+  log.info({ worker: options.worker?.id, grpc: `${grpcAddr.host}:${grpcPort}`, http: `${httpAddr.host}:${httpPort}`, routes: policySet.routes.length, policy_hash: policySet.hash }, 'verdict serving');
 
   let stopped: Promise<void> | undefined;
   let isForced = false;

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
+import { groupByWorker } from '../cluster/audit-path.js';
 
 export interface ReadLine {
   readonly file: string;
@@ -61,5 +62,44 @@ export async function* readAuditLines(files: readonly string[], maxLineBytes = M
       const text = take(Buffer.alloc(0));
       if (text !== '') yield { file, line, text };
     }
+  }
+}
+
+/** The `time` of a record line, for ordering ('' for a line that is not a record: it sorts first). */
+function timeOf(text: string): string {
+  try {
+    const t = (JSON.parse(text) as { time?: unknown }).time;
+    return typeof t === 'string' ? t : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The lines of a trail written by `serve --workers N` (one chain per worker, `audit.w1.jsonl`,
+ * …) as one trail ordered by `time`: each worker's files are read in the order given and the
+ * chains merged as they stream (memory: one line per worker). Without worker numbers this is
+ * `readAuditLines` unchanged.
+ */
+export async function* mergedByTime(files: readonly string[]): AsyncGenerator<ReadLine> {
+  const groups = [...groupByWorker(files).values()];
+  if (groups.length === 1) {
+    yield* readAuditLines(groups[0]!);
+    return;
+  }
+  const its = groups.map((g) => readAuditLines(g)[Symbol.asyncIterator]());
+  const heads = await Promise.all(its.map((it) => it.next()));
+  const times = heads.map((h) => (h.done ? '' : timeOf(h.value.text)));
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      if (heads[i]!.done) continue;
+      // ISO-8601 UTC times of one format compare as strings; ties keep worker order.
+      if (best < 0 || times[i]! < times[best]!) best = i;
+    }
+    if (best < 0) return;
+    yield heads[best]!.value as ReadLine;
+    heads[best] = await its[best]!.next();
+    times[best] = heads[best]!.done ? '' : timeOf((heads[best]!.value as ReadLine).text);
   }
 }

@@ -94,6 +94,12 @@ export function auditRecordSchema(): Record<string, unknown> {
     'verdict.problems': strs,
     'verdict.shutdown_reason': str,
     'verdict.shutdown_forced': { type: 'boolean' },
+    // serve --workers N: which worker wrote the chain; worker-restarted: the one it replaces.
+    'verdict.worker': { type: 'integer', minimum: 1 },
+    'verdict.worker_exit_code': int,
+    'verdict.worker_exit_signal': str,
+    'verdict.worker_restarts': { type: 'integer', minimum: 1 },
+    'verdict.recorded_by': { enum: ['restarted-worker'] },
     'verdict.checkpoint': {
       type: 'object',
       additionalProperties: false,

@@ -1,12 +1,13 @@
-import { createReadStream, readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { createGunzip, gunzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { createLocalJWKSet, importSPKI } from 'jose';
 import { matches, type AuditQuery } from '../audit/query.js';
 import type { AuditRecord } from '../audit/record.js';
 import { SummaryBuilder, summaryText } from '../audit/summary.js';
 import { verifyTrail } from '../audit/verify.js';
 import { allReasons } from '../policy/reasons.js';
+import { groupByWorker } from '../cluster/audit-path.js';
+import { mergedByTime } from '../audit/read-records.js';
 import { err, out } from './io.js';
 
 async function loadKey(file: string) {
@@ -39,9 +40,21 @@ export async function auditVerify(files: readonly string[], keyFile: string | un
     err(`verdict audit verify: ${keyFile}: not a public key or JWKS: ${(e as Error).message}`);
     return 2;
   }
-  const r = await verifyTrail(inputs, key as never, { live });
+  // `serve --workers N` writes one chain per worker: each is verified on its own, reported together.
+  const groups = groupByWorker(files);
+  const several = groups.size > 1 || !groups.has(0);
+  let code = 0;
+  for (const [worker, names] of groups) {
+    const label = several ? (worker === 0 ? 'without worker number: ' : `worker ${worker}: `) : '';
+    const r = await verifyTrail(inputs.filter((i) => names.includes(i.name)), key as never, { live });
+    code = Math.max(code, reportVerify(r, label));
+  }
+  return code;
+}
+
+function reportVerify(r: Awaited<ReturnType<typeof verifyTrail>>, label: string): number {
   if (r.problem) {
-    out(`${r.problem.file}:${r.problem.line}: seq ${r.problem.seq ?? '?'}: ${r.problem.message}`);
+    out(`${label}${r.problem.file}:${r.problem.line}: seq ${r.problem.seq ?? '?'}: ${r.problem.message}`);
     return 1;
   }
   // Without checked signatures, whoever can write the file can recompute the whole chain.
@@ -53,11 +66,11 @@ export async function auditVerify(files: readonly string[], keyFile: string | un
   const open = r.openTail;
   if (open && open.records > 0) {
     const sealed = open.firstSeq - 1;
-    out(`intact up to seq ${sealed > 0 ? sealed : '-'} (the last checkpoint): ${r.records - open.records} records, ${r.checkpoints} checkpoints${signatures}`);
-    out(`open: ${open.records} records, seq ${open.firstSeq}…${open.lastSeq}, chained but not sealed yet (a running server's tail; its next checkpoint seals it)${open.partialLine ? '; a last line still being written was skipped' : ''}`);
+    out(`${label}intact up to seq ${sealed > 0 ? sealed : '-'} (the last checkpoint): ${r.records - open.records} records, ${r.checkpoints} checkpoints${signatures}`);
+    out(`${label}open: ${open.records} records, seq ${open.firstSeq}…${open.lastSeq}, chained but not sealed yet (a running server's tail; its next checkpoint seals it)${open.partialLine ? '; a last line still being written was skipped' : ''}`);
     return 0;
   }
-  out(`intact: ${r.records} records, seq ${r.firstSeq ?? '-'}…${r.lastSeq ?? '-'}, ${r.checkpoints} checkpoints${signatures}${open?.partialLine ? '; a last line still being written was skipped' : ''}`);
+  out(`${label}intact: ${r.records} records, seq ${r.firstSeq ?? '-'}…${r.lastSeq ?? '-'}, ${r.checkpoints} checkpoints${signatures}${open?.partialLine ? '; a last line still being written was skipped' : ''}`);
   return 0;
 }
 
@@ -104,20 +117,19 @@ function parseQuery(o: QueryOptions): AuditQuery {
   return q;
 }
 
-/** Reads every record of the files in order; a line that is not JSON is skipped (verify reports it). */
+/**
+ * Reads every record of the files in order (several workers' chains merged by `time`); a line
+ * that is not JSON is skipped (verify reports it).
+ */
 async function* records(files: readonly string[]): AsyncGenerator<{ line: string; record: AuditRecord }> {
-  for (const f of files) {
-    const input = f.endsWith('.gz') ? createReadStream(f).pipe(createGunzip()) : createReadStream(f);
-    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-      if (line === '') continue;
-      let record: AuditRecord;
-      try {
-        record = JSON.parse(line) as AuditRecord;
-      } catch {
-        continue;
-      }
-      yield { line, record };
+  for await (const { text: line } of mergedByTime(files)) {
+    let record: AuditRecord;
+    try {
+      record = JSON.parse(line) as AuditRecord;
+    } catch {
+      continue;
     }
+    yield { line, record };
   }
 }
 

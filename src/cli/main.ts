@@ -11,7 +11,8 @@ import { validate } from './validate.js';
 
 const USAGE = `usage: verdict <command> [options]
 
-  serve    [--config FILE]                   run the ext_authz gRPC server and the HTTP server
+  serve    [--config FILE] [--workers N|auto]  run the ext_authz gRPC server and the HTTP server
+                                             (N processes sharing the ports; default 1)
   validate [--config FILE] [--policies DIR]  check the config and every policy file
   explain  [--config FILE] (--request FILE | --decision-id ID --audit FILE...) [--now T]
            [--identity FILE|JSON] [--format json|text]
@@ -47,6 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c' },
+        workers: { type: 'string' },
         policies: { type: 'string' },
         request: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -94,7 +96,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   switch (command) {
     case 'serve':
-      return noPositionals() ? serve(values.config) : 2;
+      return noPositionals() ? serve(values.config, values.workers) : 2;
     case 'validate':
       return noPositionals() ? validate(values.config, values.policies) : 2;
     case 'explain':

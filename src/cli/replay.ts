@@ -1,4 +1,4 @@
-import { readAuditLines } from '../audit/read-records.js';
+import { mergedByTime } from '../audit/read-records.js';
 import { loadConfig } from '../config/load-config.js';
 import { loadPolicyDir } from '../policy-store/policy-store.js';
 import { reportJson, reportText } from '../replay/format-report.js';
@@ -44,7 +44,7 @@ export async function replay(files: readonly string[], a: ReplayArgs): Promise<n
     return 2;
   }
   try {
-    for await (const { file, line, text } of readAuditLines(files)) {
+    for await (const { file, line, text } of mergedByTime(files)) {
       let record;
       try {
         record = JSON.parse(text) as Record<string, unknown>;

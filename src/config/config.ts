@@ -109,6 +109,8 @@ export interface Config {
   readonly request: { readonly xff_trusted_hops: number };
   readonly response: { readonly expose_reasons: boolean; readonly dynamic_metadata: readonly MetadataField[] };
   readonly shutdown: { readonly drain_delay: string; readonly grace_period: string };
+  /** Worker processes of `serve` (node:cluster); `auto`: os.availableParallelism(). */
+  readonly workers: number | 'auto';
   /** OpenTelemetry export; `tracing` absent: off. */
   readonly telemetry: {
     readonly tracing?: {

@@ -249,6 +249,8 @@ export function configSchema(): Record<string, unknown> {
           },
         },
       },
+      // serve --workers: processes sharing the ports (node:cluster); "auto" = the cores this process may use.
+      workers: { oneOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }], default: 1 },
       shutdown: {
         type: 'object',
         additionalProperties: false,

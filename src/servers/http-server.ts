@@ -58,7 +58,7 @@ export class HttpServer {
       }
       if (path === '/readyz') return state.ready() ? text(res, 200, 'ready\n') : text(res, 503, 'not ready\n');
       if (path === '/metrics') {
-        const body = await metrics.registry.metrics();
+        const body = await metrics.render();
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         res.end(body);
         return;

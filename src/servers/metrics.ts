@@ -16,6 +16,8 @@ export function metricDecision(allow: boolean, reasons: readonly string[]): 'all
 /** Prometheus metrics; label values come from route ids and reason codes only (bounded). */
 export class Metrics {
   readonly registry = new Registry();
+  /** The `/metrics` body: this process's registry, or (a `--workers` worker) every worker's, summed. */
+  render: () => Promise<string> = () => this.registry.metrics();
   readonly #decisions: Counter<'route' | 'decision' | 'status' | 'transport'>;
   readonly #reasons: Counter<'route' | 'decision' | 'reason'>;
   readonly #latency: Histogram<'transport'>;
@@ -63,6 +65,8 @@ export class Metrics {
     this.#auditSinkUp = new Gauge({
       name: 'verdict_audit_sink_up',
       help: '1 while the audit sink writes, 0 while it is failed (decisions are denied; it retries by itself).',
+      // Across --workers: 0 when any worker's sink is failed.
+      aggregator: 'min',
       registers: [this.registry],
     });
     this.#auditSinkUp.set(1);
