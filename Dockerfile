@@ -34,4 +34,6 @@ EXPOSE 9191 9292
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9292/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "bin/verdict.js"]
+# One CPU for the container: keep the default (one process). More CPUs: add "--workers", "auto"
+# (or the count of the CPU limit) and use the Redis session store; see docs/workers.md.
 CMD ["serve"]

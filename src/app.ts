@@ -73,6 +73,14 @@ async function loadAuditKey(file: string, generated: boolean): Promise<AuditKey>
  * first start and kept beside the trail (mode 0600), so the default trail is signed — without
  * a signature, whoever can write the file can recompute the whole chain.
  */
+/**
+ * `serve --workers N`: the primary makes (or finds) the generated audit key before forking, so
+ * workers starting together never race to write it; they then all load the one key.
+ */
+export async function prepareAuditKey(config: Config, log: Logger): Promise<void> {
+  await auditKeyFromConfig(config, log, true);
+}
+
 async function auditKeyFromConfig(config: Config, log: Logger, generate: boolean): Promise<AuditKey | undefined> {
   const a = config.audit;
   if (a.signing_key_file) return loadAuditKey(a.signing_key_file, false);

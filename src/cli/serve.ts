@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { startVerdict, type RunningVerdict } from '../app.js';
+import { prepareAuditKey, startVerdict, type RunningVerdict } from '../app.js';
 import { workerAuditPath } from '../cluster/audit-path.js';
 import { isVerdictMessage, type ToWorker } from '../cluster/messages.js';
 import { startPrimary } from '../cluster/primary.js';
@@ -132,7 +132,15 @@ export async function serve(configFile: string | undefined, workersFlag?: string
   const log = createOpsLog(config.log.level);
   signals.setLog((msg, fields) => log.info(fields, msg));
   if (signals.signal) log.info({ signal: signals.signal }, 'signal received during startup; stopping once started');
-  if (!inWorker && n > 1) return runPrimary(n, log, signals, ignoreHup);
+  if (!inWorker && n > 1) {
+    try {
+      await prepareAuditKey(config, log);
+    } catch (e) {
+      err(`verdict: refusing to start: ${oneLine(problemsOf(e, config.file ?? '(config)'))}`);
+      return 2;
+    }
+    return runPrimary(n, log, signals, ignoreHup);
+  }
 
   const worker = inWorker ? workerRole() : undefined;
   let hupFromPrimary = () => {};

@@ -59,7 +59,10 @@ describe('serve --workers N', () => {
       admin: { tokens: [{ name: 'ops', token: ADMIN_TOKEN }] },
     });
   });
+  let running: { kill(): void } | undefined;
   after(async () => {
+    // A failed assertion leaves the server up: stop it first (its JWKS connections hold the IdP open).
+    running?.kill();
     await redis?.stop();
     await idp?.close();
   });
@@ -76,6 +79,7 @@ describe('serve --workers N', () => {
   it('shares suspensions, restarts a killed worker (audited, counted, readiness dips), and stops cleanly with one sealed chain per worker', async (ctx) => {
     if (!requireTool(ctx, 'redis-server', 'apt-get install redis-server')) return;
     const s = await serveWorkers(config, t.dir, 2);
+    running = { kill: () => s.child.kill('SIGKILL') };
     await until(s.ready, 30_000, 'both workers serving');
     const token = await idp.token({ sub: 'alice', groups: ['sre'] });
     const req = envoyCheckRequest({ host: 'grafana.example.com', headers: { authorization: `Bearer ${token}` } });

@@ -1,0 +1,103 @@
+// `node dist/bench/workers.js [--workers=N] [--requests=40000] [--rounds=5]`: one Verdict with
+// `--workers 1` and one with `--workers N` (default: the cores), same policy, token and
+// h2load load as `npm run bench`, alternating rounds in one run. Redis (the store workers > 1
+// need) is Debian's redis-server on a free loopback port. See bench/README.md#workers.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { authPackageDefinition } from '../src/envoy/protos.js';
+import { envoyCheckRequest } from '../test/helpers/envoy-client.js';
+import { startRedis } from '../test/helpers/redis.js';
+import { benchPolicy } from './policy.js';
+
+const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+const REQUESTS = Number(args.get('requests') ?? 40000);
+const ROUNDS = Number(args.get('rounds') ?? 5);
+const N = Number(args.get('workers') ?? availableParallelism());
+
+if (spawnSync('h2load', ['--version']).error) {
+  process.stderr.write('bench: h2load not found; install it with `apt-get install nghttp2-client`\n');
+  process.exit(1);
+}
+const dir = mkdtempSync(join(tmpdir(), 'verdict-bench-workers-'));
+const children: ChildProcess[] = [];
+const redis = await startRedis();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const { privateKey, publicKey } = await generateKeyPair('RS256');
+const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' };
+const jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
+await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
+const issuer = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
+const token = await new SignJWT({ sub: 'alice', email: 'alice@example.com', groups: ['sre', 'dev'] }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(issuer).setAudience('verdict').setIssuedAt().setExpirationTime('2h').sign(privateKey);
+
+mkdirSync(join(dir, 'policies'));
+writeFileSync(join(dir, 'policies/bench.json'), JSON.stringify(benchPolicy()));
+const config = (name: string) => {
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({
+    grpc: { listen: '127.0.0.1:0' },
+    http: { listen: '127.0.0.1:0' },
+    policies: { dir: 'policies', watch: false },
+    audit: { sink: 'file', path: `${name}/audit.jsonl` },
+    identity: { jwt: [{ issuer, jwks_uri: `${issuer}/jwks`, audiences: ['verdict'], algorithms: ['RS256'] }], session: { store: { type: 'redis', url: redis.url, prefix: `${name}:` } } },
+  }));
+  return file;
+};
+
+const request = envoyCheckRequest({ host: 'grafana.example.com', path: '/d/abc/overview?orgId=1', headers: { authorization: `Bearer ${token}` } });
+const def = authPackageDefinition()['envoy.service.auth.v3.Authorization'] as unknown as { Check: { requestSerialize(v: unknown): Buffer } };
+const message = def.Check.requestSerialize(request);
+const frame = Buffer.alloc(5 + message.length);
+frame.writeUInt32BE(message.length, 1);
+message.copy(frame, 5);
+writeFileSync(join(dir, 'body.bin'), frame);
+
+async function serve(workers: number): Promise<number> {
+  const child = spawn(process.execPath, [join(process.cwd(), 'bin/verdict.js'), 'serve', '--config', config(`w${workers}`), '--workers', String(workers)], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  for (let i = 0; i < 600; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const m = /"http":"[^"]*:(\d+)"/.exec(err);
+    const g = /"grpc":"[^"]*:(\d+)"/.exec(err);
+    if (m && g && (await fetch(`http://127.0.0.1:${m[1]}/readyz`).then((r) => r.ok, () => false))) return Number(g[1]);
+  }
+  throw new Error(`verdict --workers ${workers} did not become ready: ${err}`);
+}
+
+function h2load(port: number, n: number): { rps: number; failed: number } {
+  const r = spawnSync('h2load', ['-n', String(n), '-c', '8', '-m', '16', '-d', join(dir, 'body.bin'), '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://127.0.0.1:${port}/envoy.service.auth.v3.Authorization/Check`], { encoding: 'utf8' });
+  const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(r.stdout);
+  return { rps: Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(r.stdout)?.[1] ?? NaN), failed: Number(m?.[2] ?? NaN) };
+}
+
+const one = await serve(1);
+const many = await serve(N);
+h2load(one, 10000);
+h2load(many, 10000);
+const runs = { one: [] as number[], many: [] as number[] };
+let failed = 0;
+for (let i = 0; i < ROUNDS; i++) {
+  for (const [k, port] of [['one', one], ['many', many]] as const) {
+    const r = h2load(port, REQUESTS);
+    runs[k].push(r.rps);
+    failed += r.failed;
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const f = (x: number) => x.toFixed(0);
+process.stdout.write(`\nworkers bench: ${REQUESTS} requests × ${ROUNDS} alternating rounds, 8 connections × 16 streams, audit file (sync), redis store, node ${process.version}, ${availableParallelism()} cores\n`);
+process.stdout.write(`rounds (1 / ${N} workers req/s): ${runs.one.map((r, i) => `${f(r)} / ${f(runs.many[i]!)}`).join(', ')}\n\n`);
+process.stdout.write(`| | 1 worker | ${N} workers | ratio |\n| --- | --- | --- | --- |\n| peak decisions/s (median) | ${f(median(runs.one))} | ${f(median(runs.many))} | ${(median(runs.many) / median(runs.one)).toFixed(2)} |\n| failed requests | | ${failed} (all runs) | |\n`);
+jwks.close();
+await redis.stop();
+process.exit(0);
