@@ -12,7 +12,7 @@ import { defaultIssuers, durationMs, identityFromConfig } from './identity/from-
 import { internalError } from './policy/decision.js';
 import { PolicyStore, loadPolicyDir, type ReloadEvent } from './policy-store/policy-store.js';
 import { factsFromCheckRequest } from './request/from-check-request.js';
-import { checkResponse, metadataFields, type CheckOutcome } from './response/check-response.js';
+import { checkResponse, metadataFields, sameOutcome, type CheckOutcome } from './response/check-response.js';
 import { httpAnswer } from './response/http-answer.js';
 import { factsFromDirect, factsFromEnvoyHttp, factsFromForwardAuth } from './request/from-http.js';
 import { compileTrustedProxies, type TrustCheck } from './request/trusted-proxies.js';
@@ -297,8 +297,17 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
 
   const grpcServer = new GrpcServer(
     async (request, deadline) => {
-      const outcome = await runCheck(deps, 'grpc', () => factsFromCheckRequest(request, xff), deadline, { checkAnswer: (o) => checkHeaders(checkResponseHeaders(checkResponse(o, responseOptions))) });
-      return checkResponse(outcome, responseOptions);
+      // The response checked before the record is written is the one sent, unless the outcome
+      // changed after (audit failure): building it once saves a CheckResponse per decision.
+      let checked: { outcome: CheckOutcome; response: Record<string, unknown> } | undefined;
+      const outcome = await runCheck(deps, 'grpc', () => factsFromCheckRequest(request, xff), deadline, {
+        checkAnswer: (o) => {
+          const response = checkResponse(o, responseOptions);
+          checkHeaders(checkResponseHeaders(response));
+          checked = { outcome: o, response };
+        },
+      });
+      return checked && sameOutcome(checked.outcome, outcome) ? checked.response : checkResponse(outcome, responseOptions);
     },
     (e) => {
       // Reached only when the audit sink refused the record: deny, and say so loudly.

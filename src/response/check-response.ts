@@ -89,6 +89,11 @@ function metadata(o: CheckOutcome, m: MetadataFields): { fields: Record<string, 
   return { fields };
 }
 
+/** Whether two outcomes give the same CheckResponse (it is built from these fields only). */
+export function sameOutcome(a: CheckOutcome, b: CheckOutcome): boolean {
+  return a.decisionId === b.decisionId && a.decision === b.decision && a.identity === b.identity && a.facts === b.facts && a.extraHeaders === b.extraHeaders && a.assertion === b.assertion;
+}
+
 /** `WWW-Authenticate` for a 401 (RFC 6750), naming a rejected token as such. */
 export function wwwAuthenticate(o: CheckOutcome): string {
   return o.identity.kind === 'invalid' && o.identity.reason === 'invalid-token' ? 'Bearer realm="verdict", error="invalid_token"' : 'Bearer realm="verdict"';
