@@ -124,6 +124,9 @@ export function denyAnswer(o: CheckOutcome, options: ResponseOptions): { status:
     ['cache-control', 'no-store'],
   ];
   if (d.status === 401) headers.push(['www-authenticate', wwwAuthenticate(o)]);
+  // Verdict's pages are never framed: framed (from a sibling subdomain, which is same-site for
+  // the Lax session cookie under cookie_domain) the logout page's button is one click away.
+  if (body.contentType.startsWith('text/html')) headers.push(['content-security-policy', "frame-ancestors 'none'"], ['x-frame-options', 'DENY']);
   if (o.extraHeaders) headers.push(...o.extraHeaders);
   return { status: d.status, headers, body: body.body };
 }

@@ -59,6 +59,8 @@ describe('browser sessions: host binding, logout CSRF, bounded login state, own 
       const out = await client.check(envoyCheckRequest({ method: method ?? 'GET', path: '/.verdict/logout', headers: { accept: HTML, cookie, ...headers } }));
       assert.equal(status(out), 200, JSON.stringify(extra));
       assert.match(out.denied_response!.body!, /<form method="post">/);
+      assert.equal(headerValue(out.denied_response?.headers, 'content-security-policy'), "frame-ancestors 'none'", 'the confirmation page cannot be framed (clickjacking)');
+      assert.equal(headerValue(out.denied_response?.headers, 'x-frame-options'), 'DENY');
       assert.equal(setCookies(out).length, 0, 'the session cookie is not cleared');
       const still = await client.check(envoyCheckRequest({ path: '/', headers: { cookie } }));
       assert.equal(status(still), 200, `session kept after ${JSON.stringify(extra)}`);
