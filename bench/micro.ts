@@ -60,7 +60,7 @@ if (!compiled.ok) throw new Error('bench policy invalid');
 const policy = compiled.policy;
 const codec = authCodec();
 const wire = codec.encodeRequest(envoyCheckRequest({ host: 'grafana.example.com', path: '/d/abc/overview?orgId=1', headers: { authorization: `Bearer ${token}` } }));
-const verifier = new JwtVerifier([{ issuer: idp.issuer, jwksUri: idp.jwksUri, audiences: ['verdict'], algorithms: ['RS256'], groupsClaim: 'groups', clockSkewSeconds: 30, jwksCooldownMs: 30_000, jwksTimeoutMs: 5000 }], { maxTokenBytes: 8192, cacheSize: 1000, cacheMaxTtlMs: 300_000 });
+const verifier = new JwtVerifier([{ issuer: idp.issuer, jwksUri: idp.jwksUri, audiences: ['verdict'], algorithms: ['RS256'], groupsClaim: 'groups', clockSkewSeconds: 30, jwksCooldownMs: 30_000, jwksTimeoutMs: 5000, jwksRefreshMs: 600_000, jwksMinIntervalMs: 1000, jwksMaxStaleMs: 6 * 3_600_000 }], { maxTokenBytes: 8192, cacheSize: 1000, cacheMaxTtlMs: 300_000 });
 const identity = new IdentityResolver(verifier);
 const xff = { xffTrustedHops: 0 };
 const req = codec.decodeRequest(wire);

@@ -55,7 +55,7 @@ const wire = (flags: string) =>
   codec.encodeRequest(envoyCheckRequest({ host: 'grafana.example.com', path: '/d/abc/overview?orgId=1', headers: { authorization: `Bearer ${token}`, traceparent: `00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-${flags}` } }));
 const sampled = wire('01');
 const unsampled = wire('00');
-const verifier = new JwtVerifier([{ issuer: idp.issuer, jwksUri: idp.jwksUri, audiences: ['verdict'], algorithms: ['RS256'], groupsClaim: 'groups', clockSkewSeconds: 30, jwksCooldownMs: 30_000, jwksTimeoutMs: 5000 }], { maxTokenBytes: 8192, cacheSize: 1000, cacheMaxTtlMs: 300_000 });
+const verifier = new JwtVerifier([{ issuer: idp.issuer, jwksUri: idp.jwksUri, audiences: ['verdict'], algorithms: ['RS256'], groupsClaim: 'groups', clockSkewSeconds: 30, jwksCooldownMs: 30_000, jwksTimeoutMs: 5000, jwksRefreshMs: 600_000, jwksMinIntervalMs: 1000, jwksMaxStaleMs: 6 * 3_600_000 }], { maxTokenBytes: 8192, cacheSize: 1000, cacheMaxTtlMs: 300_000 });
 const audit = new AuditWriter({ sink: 'file', path: '/dev/null', mode: 'async', maxDelayMs: 50, checkpointEvery: 1_000_000, checkpointIntervalMs: 0 });
 const base: CheckDeps = { policies: { current: compiled.policy }, identity: new IdentityResolver(verifier), audit, options: { requireRouteId: false, includeQuery: false } };
 const xff = { xffTrustedHops: 0 };

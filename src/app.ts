@@ -10,7 +10,7 @@ import type { Config } from './config/config.js';
 import { VerdictError, describeError } from './errors.js';
 import { defaultIssuers, durationMs, identityFromConfig } from './identity/from-config.js';
 import { internalError } from './policy/decision.js';
-import { PolicyStore, loadPolicyDir, type ReloadEvent } from './policy-store/policy-store.js';
+import { PolicyStore, emptyPolicyProblem, loadPolicyDir, type ReloadEvent } from './policy-store/policy-store.js';
 import { factsFromCheckRequest } from './request/from-check-request.js';
 import { checkResponse, metadataFields, sameOutcome, type CheckOutcome } from './response/check-response.js';
 import { httpAnswer } from './response/http-answer.js';
@@ -246,6 +246,8 @@ export interface WorkerRole {
 export async function startVerdict(config: Config, options: StartOptions): Promise<RunningVerdict> {
   const { log } = options;
   const policySet = loadPolicyDir(config.policies.dir);
+  const empty = config.policies.allow_empty ? undefined : emptyPolicyProblem(config.policies.dir, policySet);
+  if (empty) throw new VerdictError('POLICY_INVALID', 'empty policy', { problems: [empty] });
   const metrics = new Metrics();
   if (options.worker) {
     metrics.render = options.worker.clusterMetrics;
@@ -262,11 +264,23 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   // now failed, makes the next decisions deny.
   const control = (record: Record<string, unknown>, level: 'info' | 'warn' = 'info'): void =>
     void audit.write(record, level).catch((e: unknown) => log.error({ err: describeError(e), action: record['event.action'] }, 'audit control record not written'));
-  const policies = new PolicyStore(config.policies.dir, policySet);
+  const policies = new PolicyStore(config.policies.dir, policySet, { allowEmpty: config.policies.allow_empty });
   const { web, store } = await webSessionsFromConfig(config, () => policies.current.hosts);
   const a = config.identity.assertion;
   const assertion = a ? await AssertionSigner.load({ keyFile: a.key_file, issuer: a.issuer, ttlSeconds: Math.floor(durationMs(a.ttl) / 1000), groupsPrefix: a.groups_prefix }) : undefined;
-  const identity = identityFromConfig(config, {}, web, store);
+  const identity = identityFromConfig(
+    config,
+    {
+      onJwksFetch: (issuer, outcome, detail) => {
+        metrics.jwksFetch(issuer, outcome);
+        // Failures are retried with backoff (at most one per jwks_cooldown), so this line is rate-bounded.
+        if (outcome === 'error') log.warn({ issuer, err: detail }, 'JWKS fetch failed: keys already held keep verifying up to jwks_max_stale');
+      },
+      onShed: () => metrics.verificationShed(),
+    },
+    web,
+    store,
+  );
   let stopping = false;
   let listening = false;
 
@@ -307,6 +321,8 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
           checked = { outcome: o, response };
         },
       });
+      // Past the deadline grpc-js drops the answer and the caller sees DEADLINE_EXCEEDED.
+      if (deadline !== undefined && Date.now() > deadline) metrics.lateAnswer('grpc');
       return checked && sameOutcome(checked.outcome, outcome) ? checked.response : checkResponse(outcome, responseOptions);
     },
     (e) => {

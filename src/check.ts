@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { decisionRecord, redact } from './audit/record.js';
 import type { AuditSink } from './audit/audit-writer.js';
+import { CheckDeadlines } from './check-deadlines.js';
 import { describeError } from './errors.js';
 import { NO_IDENTITY, type IdentityResult } from './identity/identity-result.js';
-import { denial, internalError, type Decision } from './policy/decision.js';
+import { denial, identityUnavailableDecision, internalError, type Decision } from './policy/decision.js';
 import { evaluate } from './policy/evaluate.js';
 import type { PolicySet } from './policy/policy-set.js';
 import type { Principal } from './identity/principal.js';
@@ -26,7 +27,8 @@ export interface WebFlow {
 
 export interface CheckDeps {
   readonly policies: { readonly current: PolicySet };
-  readonly identity: { resolve(facts: RequestFacts, nowMs: number): Promise<IdentityResult> };
+  /** `answerByMs`: when the answer must be ready (the deadline less a margin); work that cannot finish by then may be shed. */
+  readonly identity: { resolve(facts: RequestFacts, nowMs: number, answerByMs?: number): Promise<IdentityResult> };
   readonly web?: WebFlow | undefined;
   /** Tailnet peer identity (LocalAPI whois), when `tailnet` is configured. */
   readonly tailnet?: { lookup(facts: RequestFacts): Promise<TailnetIdentity | undefined> } | undefined;
@@ -80,23 +82,13 @@ function withoutRedacted<T extends Record<string, unknown>>(attributes: T, keys:
   return out as T;
 }
 
-class DeadlineExceeded extends Error {}
+// One deadline queue for every check in this process (see check-deadlines.ts).
+const deadlines = new CheckDeadlines();
 
-/** Settles with the work, or rejects just before the caller's deadline passes. */
-async function beforeDeadline<T>(work: Promise<T>, deadlineMs: number | undefined, nowMs: number): Promise<T> {
-  if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return work;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    const remaining = deadlineMs - nowMs;
-    // Answer a little early: a deny that arrives after the deadline is an error to Envoy.
-    const margin = Math.min(50, Math.max(5, remaining * 0.1));
-    timer = setTimeout(() => reject(new DeadlineExceeded("deadline exceeded while verifying identity")), Math.max(0, remaining - margin));
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** When the answer must be ready: a little before the caller's deadline, earlier under load. */
+function answerBy(deadlineMs: number | undefined, nowMs: number): number | undefined {
+  if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return undefined;
+  return deadlineMs - deadlines.marginMs(deadlineMs - nowMs);
 }
 
 export interface CheckOptions {
@@ -131,6 +123,8 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
   let tailnet: TailnetIdentity | undefined;
   let unrecorded: CheckOutcome | undefined;
   let span: DecisionTrace | undefined;
+  // Fixed once at the start, from the crowd at arrival: every wait below races the same moment.
+  const by = answerBy(deadlineMs, Date.now());
   try {
     // One snapshot for the whole decision, however long identity takes.
     const policy = deps.policies.current;
@@ -146,20 +140,20 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
       // Login start, callback and logout are answered by Verdict itself, on any route's host.
       const web = deps.web;
       const flow = web.flowPath(built.facts);
-      const answer = await beforeDeadline(flow === 'callback' ? web.callback(built.facts, nowMs) : flow === 'logout' ? web.logout(built.facts, nowMs) : web.loginStart(built.facts, nowMs), deadlineMs, Date.now());
+      const answer = await deadlines.race(flow === 'callback' ? web.callback(built.facts, nowMs) : flow === 'logout' ? web.logout(built.facts, nowMs) : web.loginStart(built.facts, nowMs), deadlineMs);
       decision = denial(answer.status, answer.reasons, undefined, answer.detail);
       extraHeaders = answer.headers;
       identity = answer.identity ?? NO_IDENTITY;
     } else {
       const resolving = span
         ? span.step('verdict.identity', async (s) => {
-            const r = await deps.identity.resolve(built.facts, nowMs);
+            const r = await deps.identity.resolve(built.facts, nowMs, by);
             s?.setAttributes({ 'verdict.identity.kind': r.kind, 'verdict.auth_method': r.kind === 'principal' ? r.principal.method : 'none', 'verdict.identity.reason': r.kind === 'invalid' ? r.reason : undefined });
             return r;
           })
-        : deps.identity.resolve(built.facts, nowMs);
-      identity = await beforeDeadline(resolving, deadlineMs, Date.now());
-      tailnet = deps.tailnet ? await beforeDeadline(deps.tailnet.lookup(built.facts), deadlineMs, Date.now()) : undefined;
+        : deps.identity.resolve(built.facts, nowMs, by);
+      identity = await deadlines.race(resolving, deadlineMs);
+      tailnet = deps.tailnet ? await deadlines.race(deps.tailnet.lookup(built.facts), deadlineMs) : undefined;
       const principal = identity.kind === 'principal' ? identity.principal : undefined;
       const evalOptions = { requireRouteId: deps.options.requireRouteId, identityError: identity.kind === 'invalid' ? identity.reason : undefined, tailnet, defaultIssuers: deps.options.defaultIssuers };
       decision = span
@@ -169,13 +163,15 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
             return d;
           })
         : evaluate(policy, built.facts, principal, nowMs, evalOptions);
+      // A credential that could not be checked (outage, shed) must not become a 401: it may be valid.
+      if (identity.kind === 'unavailable') decision = identityUnavailableDecision(decision, identity.reason, identity.detail);
       if (decision.allow && identity.kind === 'principal' && deps.assertion) {
         assertion = await deps.assertion.sign(identity.principal, built.facts.host, nowMs);
       }
       // Proxies that can only relay 2xx/401/403 (nginx) send browsers to the login path themselves.
       // Only a missing user identity is fixed by logging in (not a missing tailnet identity).
       if (decision.status === 401 && decision.reasons.includes('user-unauthenticated') && deps.web && options.loginRedirect !== false && wantsLoginRedirect(built.facts)) {
-        const login = await beforeDeadline(deps.web.loginRedirect(built.facts, nowMs), deadlineMs, Date.now());
+        const login = await deadlines.race(deps.web.loginRedirect(built.facts, nowMs), deadlineMs);
         if (login) {
           decision = { ...denial(login.status, decision.reasons, decision.route, `${decision.detail ?? ''}; ${login.detail}`), shadow: decision.shadow };
           extraHeaders = login.headers;
@@ -200,8 +196,10 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
     const record = decisionRecord({ decisionId, traceId: span?.traceId, spanId: span?.spanId, timeMs: nowMs, transport, decision, facts, rawPath, identity, tailnet, policyHash, durationMs, includeQuery: deps.options.includeQuery, includeHeaders: deps.options.includeHeaders, claimNames: policyClaimNames });
     const redacted = redact(record, deps.options.redact ?? []);
     let auditFailed = false;
+    const writeStarted = performance.now();
     try {
       await (span ? span.step('verdict.audit', () => deps.audit.write(redacted)) : deps.audit.write(redacted));
+      deadlines.recordWrite(performance.now() - writeStarted);
     } catch (e) {
       auditFailed = true;
       deps.onAuditFailure?.(e);

@@ -1,4 +1,4 @@
-import type { IdentityResult } from '../identity/identity-result.js';
+import { identityError, type IdentityResult } from '../identity/identity-result.js';
 import type { TailnetIdentity } from '../identity/tailnet-identity.js';
 import type { Decision } from '../policy/decision.js';
 import type { RequestFacts } from '../request/facts.js';
@@ -96,7 +96,7 @@ export function decisionRecord(i: DecisionRecordInput): AuditRecord {
     'verdict.duration_ms': Math.round(i.durationMs * 1000) / 1000,
     // The route Envoy bound the request to (context_extensions), when it did.
     'verdict.envoy_route': f?.routeId,
-    'verdict.identity_error': i.identity.kind === 'invalid' ? i.identity.detail : undefined,
+    'verdict.identity_error': identityError(i.identity),
     'verdict.issuer': principal?.issuer,
     'verdict.policy_hash': i.policyHash,
     'verdict.reasons': d.reasons,

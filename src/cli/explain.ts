@@ -5,10 +5,10 @@ import { checkRequestFromJson } from '../envoy/check-request-json.js';
 import { describeError } from '../errors.js';
 import { traceDecision, type DecisionTrace } from '../explain/trace.js';
 import { defaultIssuers, identityFromConfig } from '../identity/from-config.js';
-import { NO_IDENTITY, type IdentityResult } from '../identity/identity-result.js';
+import { NO_IDENTITY, identityError, type IdentityResult } from '../identity/identity-result.js';
 import type { Principal } from '../identity/principal.js';
 import type { TailnetIdentity } from '../identity/tailnet-identity.js';
-import { denial, internalError, type Decision } from '../policy/decision.js';
+import { denial, identityUnavailableDecision, internalError, type Decision } from '../policy/decision.js';
 import { evaluate, trustedIssuers } from '../policy/evaluate.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import { replayInput } from '../replay/record-input.js';
@@ -235,7 +235,7 @@ export async function explain(a: ExplainArgs): Promise<number> {
 
   const defaults = defaultIssuers(config);
   const ctx = { facts: c.facts, principal: c.principal, tailnet: c.tailnet, now: c.now, trustedIssuers: defaults };
-  const decision =
+  const evaluated =
     c.early ??
     evaluate(policy, c.facts, c.principal, c.now, {
       requireRouteId: config.policies.require_route_id,
@@ -243,6 +243,8 @@ export async function explain(a: ExplainArgs): Promise<number> {
       tailnet: c.tailnet,
       defaultIssuers: defaults,
     });
+  // As in serve: a credential that could not be checked (JWKS outage) is a 503, not a 401.
+  const decision = c.identity.kind === 'unavailable' ? identityUnavailableDecision(evaluated, c.identity.reason, c.identity.detail) : evaluated;
   const trace: DecisionTrace = c.ok ? traceDecision(policy, ctx, config.policies.require_route_id) : { routes: [], rules: [] };
   const p = c.principal;
   const rec = c.recorded;
@@ -254,7 +256,7 @@ export async function explain(a: ExplainArgs): Promise<number> {
     // Whose identities the deciding route's identity criteria match (null: any; no issuer configured).
     trusted_issuers: routeIssuers(policy, decision.route, defaults),
     identity: p ? { source: c.identitySource, asserted: c.identitySource === 'asserted', method: p.method, issuer: p.issuer, user: p.subject, email: p.email ?? null, groups: p.groups } : null,
-    identity_error: c.identity.kind === 'invalid' ? c.identity.detail : undefined,
+    identity_error: identityError(c.identity),
     detail: decision.detail,
     method: c.facts.method,
     path: c.facts.path,

@@ -6,7 +6,7 @@ import { configuredIssuers, defaultIssuers } from '../identity/from-config.js';
 import { pointerJoin } from '../policy/compile-error.js';
 import { trustedIssuers } from '../policy/evaluate.js';
 import type { PolicySet } from '../policy/policy-set.js';
-import { loadPolicyDir } from '../policy-store/policy-store.js';
+import { emptyPolicyProblem, loadPolicyDir } from '../policy-store/policy-store.js';
 import { out, problemsOf } from './io.js';
 
 /**
@@ -35,9 +35,11 @@ export function validate(configFile: string | undefined, policiesDir: string | u
   const problems: Problem[] = [];
   let dir = policiesDir === undefined ? undefined : resolve(policiesDir);
   let config: Config | undefined;
+  let allowEmpty = false;
   try {
     config = loadConfig(configFile);
     dir ??= config.policies.dir;
+    allowEmpty = config.policies.allow_empty;
   } catch (e) {
     problems.push(...problemsOf(e, configFile ?? '(config)'));
   }
@@ -46,6 +48,8 @@ export function validate(configFile: string | undefined, policiesDir: string | u
   if (dir !== undefined) {
     try {
       const policy = loadPolicyDir(dir);
+      const empty = allowEmpty ? undefined : emptyPolicyProblem(dir, policy);
+      if (empty) problems.push(empty);
       summary = `${policy.routes.length} routes in ${policy.files.length} files, policy hash ${policy.hash}`;
       const t = issuerTrust(policy, config);
       trust = t.lines;

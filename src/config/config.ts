@@ -10,6 +10,9 @@ export interface JwtIssuerConfig {
   readonly clock_skew: string;
   readonly jwks_cooldown: string;
   readonly jwks_timeout: string;
+  readonly jwks_refresh: string;
+  readonly jwks_min_interval: string;
+  readonly jwks_max_stale: string;
 }
 
 export interface OidcConfig {
@@ -68,7 +71,7 @@ export interface Config {
     readonly tls: { readonly cert_file: string; readonly key_file: string; readonly client_ca_file: string | undefined } | undefined;
   };
   readonly http: { readonly listen: string; readonly trusted_proxies: readonly string[] };
-  readonly policies: { readonly dir: string; readonly require_route_id: boolean; readonly watch: boolean; readonly reload_debounce: string };
+  readonly policies: { readonly dir: string; readonly require_route_id: boolean; readonly watch: boolean; readonly allow_empty: boolean; readonly reload_debounce: string };
   readonly audit: {
     readonly sink: 'stdout' | 'file';
     readonly path: string | undefined;
@@ -97,6 +100,7 @@ export interface Config {
     readonly token_cache_max_ttl: string;
     /** Issuers a route without `issuers` trusts; default: the first JWT issuer, else the OIDC issuer. */
     readonly default_issuers: readonly string[] | undefined;
+    readonly verify_concurrency: number;
     readonly jwt: readonly JwtIssuerConfig[];
     readonly oidc: OidcConfig | undefined;
     /** Signed identity for upstreams (`x-verdict-jwt-assertion`); key_file holds a PKCS#8 P-256 key. */

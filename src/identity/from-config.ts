@@ -22,6 +22,9 @@ export function jwtIssuers(config: Config): JwtIssuer[] {
     clockSkewSeconds: Math.round(ms(j.clock_skew) / 1000),
     jwksCooldownMs: ms(j.jwks_cooldown),
     jwksTimeoutMs: ms(j.jwks_timeout),
+    jwksRefreshMs: ms(j.jwks_refresh),
+    jwksMinIntervalMs: ms(j.jwks_min_interval),
+    jwksMaxStaleMs: ms(j.jwks_max_stale),
   }));
 }
 
@@ -30,6 +33,7 @@ export function identityFromConfig(config: Config, overrides: Partial<JwtVerifie
     maxTokenBytes: config.identity.max_token_bytes,
     cacheSize: config.identity.token_cache_size,
     cacheMaxTtlMs: ms(config.identity.token_cache_max_ttl),
+    maxVerifications: config.identity.verify_concurrency,
     ...overrides,
   });
   return new IdentityResolver(verifier, sessions, suspensions);

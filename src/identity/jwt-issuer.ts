@@ -8,9 +8,15 @@ export interface JwtIssuer {
   /** Emails of this issuer count without `email_verified: true` (config opt-in). */
   readonly assumeEmailVerified?: boolean;
   readonly clockSkewSeconds: number;
-  /** Minimum time between two JWKS fetches, also when a token names an unknown `kid`. */
+  /** Minimum time between two routine JWKS refetches; ceiling of the retry backoff after failures. */
   readonly jwksCooldownMs: number;
   readonly jwksTimeoutMs: number;
+  /** Held keys older than this are refetched in the background (requests keep using them). */
+  readonly jwksRefreshMs: number;
+  /** An unseen `kid` triggers a fetch once this long has passed since the last one. */
+  readonly jwksMinIntervalMs: number;
+  /** Held keys keep verifying this long after the last successful fetch during an outage. */
+  readonly jwksMaxStaleMs: number;
 }
 
 /** Asymmetric JWS algorithms only: `none` and HMAC (a public key used as a secret) can never be allowed. */

@@ -10,7 +10,7 @@ import type { JwtVerifier } from './jwt-verifier.js';
  * with a hint".
  */
 export interface SessionIdentity {
-  resolve(facts: RequestFacts, nowMs: number): Promise<IdentityResult>;
+  resolve(facts: RequestFacts, nowMs: number, answerByMs?: number): Promise<IdentityResult>;
 }
 
 /** Admin suspensions of (issuer, subject), read per request (the session store). */
@@ -30,14 +30,14 @@ export class IdentityResolver {
   }
 
   /** A bearer token, when present, decides alone; otherwise the browser session, if any. */
-  async resolve(facts: RequestFacts, nowMs: number): Promise<IdentityResult> {
+  async resolve(facts: RequestFacts, nowMs: number, answerByMs?: number): Promise<IdentityResult> {
     const authorization = facts.headers.get('authorization');
-    if (authorization === undefined) return this.#sessions ? this.#sessions.resolve(facts, nowMs) : NO_IDENTITY;
+    if (authorization === undefined) return this.#sessions ? this.#sessions.resolve(facts, nowMs, answerByMs) : NO_IDENTITY;
     const token = bearerToken(authorization);
     // Another scheme (Basic, a custom one) belongs to the upstream, not to Verdict.
     if (token === undefined) return /^bearer\b/i.test(authorization) ? invalidToken('malformed bearer header') : NO_IDENTITY;
     if (this.#jwt.issuerCount === 0) return invalidToken('no token issuer is configured');
-    const result = await this.#jwt.verify(token, nowMs);
+    const result = await this.#jwt.verify(token, nowMs, answerByMs);
     // Checked on every request, cached token or not: a suspension takes effect on the next
     // request, as for sessions (which read the same store).
     if (result.kind === 'principal' && this.#suspensions && (await childSpan('verdict.session_store.suspended', undefined, () => this.#suspensions!.isSuspended(result.principal.issuer, result.principal.subject)))) {

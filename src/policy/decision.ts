@@ -19,3 +19,14 @@ export function denial(status: number, reasons: readonly string[], route?: strin
 export function internalError(detail: string, route?: string): Decision {
   return denial(503, ['internal-error'], route, detail);
 }
+
+/**
+ * The decision when the request's credential could not be checked (its keys or store
+ * are unreachable, or the check was shed): where an identity would have mattered (401),
+ * a 503 with the outage's reason; where it would not (a public route, no route, a deny
+ * that needs no identity), the decision stands.
+ */
+export function identityUnavailableDecision(decision: Decision, reason: string, detail: string): Decision {
+  if (decision.status !== 401) return decision;
+  return { ...denial(503, [reason], decision.route, detail), shadow: decision.shadow };
+}

@@ -27,6 +27,8 @@ export const REQUEST_REASONS: Readonly<Record<string, string>> = Object.freeze({
   'route-not-found': 'no route matched, the route id Envoy sent is unknown, or a route id is required and missing (404)',
   'invalid-path': 'the path could not be normalized safely: encoded slash or backslash, NUL, bad percent-encoding, climbing above / (400)',
   'bad-request': 'the request cannot be interpreted safely: no HTTP attributes, bad host, missing method (400)',
+  'identity-unavailable': 'the credential could not be checked now: its issuer\'s keys cannot be fetched (JWKS outage) or the session store does not answer; the request is denied (503), not judged',
+  'overloaded': 'the credential could not be verified before the check deadline (load shed, e.g. a cold start); the request is denied (503)',
   'internal-error': 'Verdict failed internally or ran out of time; the request is denied (503)',
 });
 

@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { HealthImplementation } from 'grpc-health-check';
 import { authCodec } from '../envoy/codec.js';
 import { AUTHORIZATION_SERVICE } from '../envoy/protos.js';
 import type { CheckRequestLike } from '../request/check-request.js';
+import { HealthService } from './health-service.js';
 
 export type CheckHandler = (request: CheckRequestLike, deadlineMs: number | undefined) => Promise<Record<string, unknown>>;
 
@@ -58,7 +58,7 @@ export function serverCredentials(tls: GrpcTls | undefined): grpc.ServerCredenti
 export class GrpcServer {
   // Channelz keeps per-call statistics nobody reads here; it costs on every call.
   readonly server: grpc.Server;
-  readonly health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });
+  readonly health = new HealthService({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });
 
   constructor(handler: CheckHandler, onHandlerError: (e: unknown) => Record<string, unknown>, limits: GrpcLimits) {
     this.server = new grpc.Server({
@@ -79,7 +79,7 @@ export class GrpcServer {
         );
       },
     });
-    this.health.addToServer(this.server as never);
+    this.health.addToServer(this.server);
   }
 
   /** Binds and returns the port actually bound (for `:0`). */
@@ -95,8 +95,13 @@ export class GrpcServer {
     this.health.setStatus(AUTHORIZATION_SERVICE, status);
   }
 
-  /** Lets in-flight calls finish, up to `graceMs`, then cuts the rest. */
+  /**
+   * Lets in-flight calls finish, up to `graceMs`, then cuts the rest. Health Watch streams
+   * never finish by themselves: their watchers get NOT_SERVING and the streams are ended
+   * first, so they do not hold shutdown for the whole grace period.
+   */
   shutdown(graceMs: number): Promise<void> {
+    this.health.endWatches();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

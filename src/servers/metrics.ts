@@ -29,6 +29,9 @@ export class Metrics {
   readonly #auditReopens: Counter<'reason'>;
   readonly #syslogDropped: Counter;
   readonly #spansDropped: Counter<'reason'>;
+  readonly #jwksFetches: Counter<'issuer' | 'outcome'>;
+  readonly #shed: Counter;
+  readonly #late: Counter<'transport'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'verdict_' });
@@ -92,6 +95,23 @@ export class Metrics {
       help: 'Audit copies not delivered to the syslog receiver (queue full, or unsent at a disconnect); the local trail has them.',
       registers: [this.registry],
     });
+    this.#jwksFetches = new Counter({
+      name: 'verdict_jwks_fetches_total',
+      help: 'JWKS fetches by issuer and outcome (ok, error); errors are retried with backoff up to jwks_cooldown.',
+      labelNames: ['issuer', 'outcome'],
+      registers: [this.registry],
+    });
+    this.#shed = new Counter({
+      name: 'verdict_verifications_shed_total',
+      help: 'Token verifications not started because they could not finish before the check deadline (answered 503 overloaded).',
+      registers: [this.registry],
+    });
+    this.#late = new Counter({
+      name: 'verdict_late_answers_total',
+      help: 'Decisions ready only after the caller\'s deadline (the caller saw a timeout, not the answer), by transport.',
+      labelNames: ['transport'],
+      registers: [this.registry],
+    });
     this.#reloads = new Counter({
       name: 'verdict_policy_reloads_total',
       help: 'Policy reloads by result (accepted, rejected).',
@@ -129,6 +149,18 @@ export class Metrics {
 
   syslogDropped(n: number): void {
     this.#syslogDropped.inc(n);
+  }
+
+  jwksFetch(issuer: string, outcome: 'ok' | 'error'): void {
+    this.#jwksFetches.inc({ issuer, outcome });
+  }
+
+  lateAnswer(transport: 'grpc' | 'http'): void {
+    this.#late.inc({ transport });
+  }
+
+  verificationShed(): void {
+    this.#shed.inc();
   }
 
   reload(result: 'accepted' | 'rejected'): void {

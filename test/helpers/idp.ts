@@ -15,6 +15,8 @@ export class TestIssuer {
   jwksFetches = 0;
   /** Milliseconds the JWKS endpoint waits before answering (deadline tests). */
   delayMs = 0;
+  /** HTTP status the JWKS endpoint answers with; anything but 200 simulates an outage. */
+  status = 200;
 
   static async start(algs: string[] = ['RS256', 'ES256']): Promise<TestIssuer> {
     const issuer = new TestIssuer();
@@ -25,6 +27,10 @@ export class TestIssuer {
         return;
       }
       issuer.jwksFetches++;
+      if (issuer.status !== 200) {
+        setTimeout(() => res.writeHead(issuer.status, { 'content-type': 'text/plain' }).end('unavailable'), issuer.delayMs);
+        return;
+      }
       const body = JSON.stringify({ keys: [...issuer.keys.values()].map((k) => k.jwk) });
       setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(body), issuer.delayMs);
     });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHmac, createPublicKey } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { createRemoteJWKSet, exportJWK, generateKeyPair, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type JWTVerifyGetKey } from 'jose';
 import { JwtVerifier } from '../../../src/identity/jwt-verifier.js';
+import { RemoteKeySet } from '../../../src/identity/key-set.js';
 import type { JwtIssuer } from '../../../src/identity/jwt-issuer.js';
 import { TestIssuer } from '../../helpers/idp.js';
 
@@ -25,16 +26,19 @@ describe('JWT verification refuses every classic attack', () => {
       clockSkewSeconds: 30,
       jwksCooldownMs: 30_000,
       jwksTimeoutMs: 2000,
+      jwksRefreshMs: 600_000,
+      jwksMinIntervalMs: 1000,
+      jwksMaxStaleMs: 3_600_000,
     };
     verifier = new JwtVerifier([issuer], {
       maxTokenBytes: 4096,
       cacheSize: 100,
       cacheMaxTtlMs: 60_000,
       keySetFor: (i) => {
-        const remote = createRemoteJWKSet(new URL(i.jwksUri), { cooldownDuration: i.jwksCooldownMs, timeoutDuration: i.jwksTimeoutMs });
+        const remote = new RemoteKeySet({ uri: i.jwksUri, timeoutMs: i.jwksTimeoutMs, cooldownMs: i.jwksCooldownMs, refreshMs: i.jwksRefreshMs, unknownKidIntervalMs: i.jwksMinIntervalMs, maxStaleMs: i.jwksMaxStaleMs });
         const counted: JWTVerifyGetKey = (h, t) => {
           keyLookups++;
-          return remote(h, t);
+          return remote.getKey(h, t);
         };
         return counted;
       },
@@ -193,7 +197,7 @@ describe('JWT verification refuses every classic attack', () => {
     assert.equal(await emailOf(verifier, { email_verified: undefined }), undefined, 'missing claim');
     assert.equal(await emailOf(verifier, { email_verified: true, email: 'attacker@evil.com@example.com' }), undefined, 'two @ is no email');
     const trusting = new JwtVerifier(
-      [{ issuer: idp.issuer, jwksUri: idp.jwksUri, audiences: ['verdict'], algorithms: ['RS256', 'ES256'], groupsClaim: 'groups', assumeEmailVerified: true, clockSkewSeconds: 30, jwksCooldownMs: 30_000, jwksTimeoutMs: 2000 }],
+      [{ issuer: idp.issuer, jwksUri: idp.jwksUri, audiences: ['verdict'], algorithms: ['RS256', 'ES256'], groupsClaim: 'groups', assumeEmailVerified: true, clockSkewSeconds: 30, jwksCooldownMs: 30_000, jwksTimeoutMs: 2000, jwksRefreshMs: 600_000, jwksMinIntervalMs: 1000, jwksMaxStaleMs: 3_600_000 }],
       { maxTokenBytes: 4096, cacheSize: 10, cacheMaxTtlMs: 60_000 },
     );
     assert.equal(await emailOf(trusting, { email_verified: undefined }), 'x@example.com', 'assume_email_verified: a missing claim is fine');
