@@ -31,10 +31,10 @@ describe('policy folder lifecycle under hot reload', () => {
       assert.equal(routeIds(t), 'one');
       mkdirSync(t.policiesDir);
       writeFileSync(join(t.policiesDir, 'a.json'), JSON.stringify(policy('two')));
-      await until(() => routeIds(t) === 'two', 8000, 'the recreated folder is read');
+      await until(() => routeIds(t) === 'two', 15_000, 'the recreated folder is read');
       // And it is watched again: an edit in the new folder reloads.
       writeFileSync(join(t.policiesDir, 'b.json'), JSON.stringify(policy('three')));
-      await until(() => routeIds(t) === 'two,three', 8000, 'an edit in the recreated folder is read');
+      await until(() => routeIds(t) === 'two,three', 15_000, 'an edit in the recreated folder is read');
     } finally {
       await t.app.stop();
     }
@@ -61,14 +61,14 @@ describe('policy folder lifecycle under hot reload', () => {
       symlinkSync('..v2', join(mount, '..data_tmp'));
       renameSync(join(mount, '..data_tmp'), join(mount, '..data'));
       rmSync(join(mount, '..v1'), { recursive: true });
-      await until(() => routeIds(t) === 'cm2', 8000, 'the ConfigMap update is read');
+      await until(() => routeIds(t) === 'cm2', 15_000, 'the ConfigMap update is read');
       // A release-style swap of the configured symlink itself to another folder.
       const other = join(d.dir, 'release2');
       mkdirSync(other);
       writeFileSync(join(other, 'p.json'), JSON.stringify(policy('rel2')));
       symlinkSync(other, join(d.dir, 'policies.tmp'));
       renameSync(join(d.dir, 'policies.tmp'), join(d.dir, 'policies'));
-      await until(() => routeIds(t) === 'rel2', 8000, 'the swapped folder is read');
+      await until(() => routeIds(t) === 'rel2', 15_000, 'the swapped folder is read');
     } finally {
       await app.stop();
     }
@@ -78,7 +78,7 @@ describe('policy folder lifecycle under hot reload', () => {
     const t = await startTestApp({ 'a.json': policy('one') });
     try {
       rmSync(join(t.policiesDir, 'a.json'));
-      await until(() => t.records().some((r) => r['event.action'] === 'policy-reload-rejected'), 8000, 'the empty reload is refused');
+      await until(() => t.records().some((r) => r['event.action'] === 'policy-reload-rejected'), 15_000, 'the empty reload is refused');
       const rejected = t.records().find((r) => r['event.action'] === 'policy-reload-rejected')!;
       assert.match(JSON.stringify(rejected['verdict.problems']), /no routes.*allow_empty/);
       assert.equal(routeIds(t), 'one', 'the set in force stays');
@@ -88,7 +88,7 @@ describe('policy folder lifecycle under hot reload', () => {
     const allowed = await startTestApp({ 'a.json': policy('one') }, { policies: { allow_empty: true } });
     try {
       rmSync(join(allowed.policiesDir, 'a.json'));
-      await until(() => routeIds(allowed) === '', 8000, 'an intended empty policy is accepted');
+      await until(() => routeIds(allowed) === '', 15_000, 'an intended empty policy is accepted');
     } finally {
       await allowed.app.stop();
     }
