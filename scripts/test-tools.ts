@@ -34,6 +34,7 @@ export const TOOLS: readonly ToolSpec[] = [
   { name: 'rsyslogd', apt: 'rsyslog', hint: 'apt-get install rsyslog' },
   { name: 'docker-compose', apt: 'docker-compose', hint: 'apt-get install docker-compose' },
   { name: 'openssl', apt: 'openssl', hint: 'apt-get install openssl' },
+  { name: 'promtool', apt: 'prometheus', hint: 'apt-get install prometheus (promtool checks the alerting rules)' },
   { name: 'ca-certificates', apt: 'ca-certificates', file: '/etc/ssl/certs/ca-certificates.crt', hint: 'apt-get install ca-certificates' },
   { name: 'helm', go: { install: 'helm.sh/helm/v3/cmd/helm@v3.22.0', version: 'v3.22.0' }, hint: 'install Go (https://go.dev/dl), then npm test builds it: go install helm.sh/helm/v3/cmd/helm@v3.22.0' },
   // An OpenTelemetry Collector with only the OTLP receiver and the OTLP/HTTP and debug exporters

@@ -277,12 +277,15 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
         if (outcome === 'error') log.warn({ issuer, err: detail }, 'JWKS fetch failed: keys already held keep verifying up to jwks_max_stale');
       },
       onShed: () => metrics.verificationShed(),
+      onCache: (hit) => metrics.tokenCache(hit),
     },
     web,
     store,
   );
   let stopping = false;
   let listening = false;
+  const ready = (): boolean => listening && !stopping && audit.healthy() && (store?.healthy() ?? true) && (options.worker?.allServing() ?? true);
+  metrics.readiness(ready);
 
   const deps: CheckDeps = {
     policies,
@@ -292,6 +295,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     assertion,
     tailnet: tailnetFromConfig(config),
     observe: (o, transport, seconds) => metrics.observeDecision(o, transport, seconds),
+    observeAuditWrite: (seconds) => metrics.observeAuditWrite(seconds),
     options: {
       requireRouteId: config.policies.require_route_id,
       defaultIssuers: defaultIssuers(config),
@@ -335,7 +339,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const trusted = trustedProxies(config);
   const httpServer = new HttpServer(
     {
-      ready: () => listening && !stopping && audit.healthy() && (store?.healthy() ?? true) && (options.worker?.allServing() ?? true),
+      ready,
       jwks: () => assertion?.jwks,
       browserPaths: new Set(config.identity.oidc ? [config.identity.oidc.login_path, config.identity.oidc.callback_path, config.identity.oidc.logout_path] : []),
       admin: (req, res) =>

@@ -36,6 +36,8 @@ export interface CheckDeps {
   readonly assertion?: { sign(principal: Principal, audience: string, nowMs: number): Promise<string> } | undefined;
   readonly audit: AuditSink;
   readonly observe?: (outcome: CheckOutcome, transport: 'grpc' | 'http', seconds: number) => void;
+  /** How long the audit sink took to accept the record (seconds). */
+  readonly observeAuditWrite?: (seconds: number) => void;
   readonly options: {
     readonly requireRouteId: boolean;
     /** Issuers a route without `issuers` trusts. */
@@ -199,7 +201,9 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
     const writeStarted = performance.now();
     try {
       await (span ? span.step('verdict.audit', () => deps.audit.write(redacted)) : deps.audit.write(redacted));
-      deadlines.recordWrite(performance.now() - writeStarted);
+      const writeMs = performance.now() - writeStarted;
+      deadlines.recordWrite(writeMs);
+      deps.observeAuditWrite?.(writeMs / 1000);
     } catch (e) {
       auditFailed = true;
       deps.onAuditFailure?.(e);

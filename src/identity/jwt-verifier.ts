@@ -26,6 +26,8 @@ export interface JwtVerifierOptions {
   readonly onJwksFetch?: (issuer: string, outcome: 'ok' | 'error', detail: string) => void;
   /** A verification was shed (metrics). */
   readonly onShed?: () => void;
+  /** A token was answered from the verified-token cache (true), or had to be verified (metrics). */
+  readonly onCache?: (hit: boolean) => void;
 }
 
 interface IssuerEntry {
@@ -96,6 +98,7 @@ export class JwtVerifier {
     if (cached !== undefined) {
       if (cached.expiresAt !== undefined && cached.expiresAt * 1000 > nowMs) {
         annotate({ 'verdict.token_cache_hit': true });
+        this.#options.onCache?.(true);
         return { kind: 'principal', principal: cached };
       }
       this.#cache.delete(key);
@@ -108,6 +111,7 @@ export class JwtVerifier {
       return running.result;
     }
     annotate({ 'verdict.token_cache_hit': false });
+    this.#options.onCache?.(false);
     const deadline: Deadline = { ms: wanted };
     const result = this.#verifyOnce(token, key, nowMs, deadline).finally(() => this.#inflight.delete(key));
     this.#inflight.set(key, { result, deadline });

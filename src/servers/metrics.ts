@@ -32,6 +32,8 @@ export class Metrics {
   readonly #jwksFetches: Counter<'issuer' | 'outcome'>;
   readonly #shed: Counter;
   readonly #late: Counter<'transport'>;
+  readonly #auditWrite: Histogram;
+  readonly #tokenCache: Counter<'result'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'verdict_' });
@@ -118,6 +120,38 @@ export class Metrics {
       labelNames: ['result'],
       registers: [this.registry],
     });
+    this.#tokenCache = new Counter({
+      name: 'verdict_token_cache_total',
+      help: 'Bearer tokens answered from the verified-token cache (hit) or verified (miss; joined verifications of the same token count once).',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    this.#auditWrite = new Histogram({
+      name: 'verdict_audit_write_seconds',
+      help: 'Time to hand a decision record to the audit sink and have it accepted (sync mode: written, and flushed with durability disk).',
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
+      registers: [this.registry],
+    });
+  }
+
+  /** `verdict_ready`: what `/readyz` says, read at scrape time. */
+  readiness(ready: () => boolean): void {
+    new Gauge({
+      name: 'verdict_ready',
+      help: '1 while /readyz answers 200 (policies loaded, gRPC listening, audit sink and session store healthy, not stopping), else 0.',
+      registers: [this.registry],
+      collect() {
+        this.set(ready() ? 1 : 0);
+      },
+    });
+  }
+
+  tokenCache(hit: boolean): void {
+    this.#tokenCache.inc({ result: hit ? 'hit' : 'miss' });
+  }
+
+  observeAuditWrite(seconds: number): void {
+    this.#auditWrite.observe(seconds);
   }
 
   observeDecision(o: CheckOutcome, transport: 'grpc' | 'http', seconds: number): void {
