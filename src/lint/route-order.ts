@@ -18,10 +18,30 @@ export function routeOrder(policy: PolicySet, requireRouteId: boolean): Finding[
   const matched = policy.routes
     .filter((r) => r.source.match !== undefined)
     .map((r) => ({ route: r, m: routeMatch(r.source.match as MatchSpec) as RouteMatch }));
+  // Only routes that can share a host are compared (a policy PR with thousands of routes must
+  // not take minutes): earlier routes by exact host, plus those for any host or a wildcard.
+  const byHost = new Map<string, number[]>();
+  const broad: number[] = [];
+  const earlierThan = (j: number): number[] => {
+    const m = matched[j]!.m;
+    if (m.exact === undefined || m.suffixes.length > 0) return Array.from({ length: j }, (_, i) => i);
+    const out = new Set(broad);
+    for (const h of m.exact) for (const i of byHost.get(h) ?? []) out.add(i);
+    return [...out].sort((a, b) => a - b);
+  };
   for (let j = 0; j < matched.length; j++) {
     const later = matched[j]!;
     const at = pointerJoin(later.route.pointer, 'match');
-    const shadow = matched.slice(0, j).find((e) => covers(e.m, later.m));
+    const candidates = earlierThan(j).map((i) => matched[i]!);
+    if (later.m.exact === undefined || later.m.suffixes.length > 0) broad.push(j);
+    else {
+      for (const h of later.m.exact) {
+        const list = byHost.get(h);
+        if (list) list.push(j);
+        else byHost.set(h, [j]);
+      }
+    }
+    const shadow = candidates.find((e) => covers(e.m, later.m));
     if (shadow) {
       findings.push({
         file: later.route.file,
@@ -32,7 +52,7 @@ export function routeOrder(policy: PolicySet, requireRouteId: boolean): Finding[
       });
       continue;
     }
-    for (const earlier of matched.slice(0, j)) {
+    for (const earlier of candidates) {
       if (covers(later.m, earlier.m) || rulesOf(earlier.route.source) === rulesOf(later.route.source)) continue;
       const shared = sharedRequest(earlier.m, later.m);
       if (!shared) continue;

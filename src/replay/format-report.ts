@@ -36,7 +36,15 @@ export function reportJson(report: ReplayReport, policyHash: string): Record<str
   };
 }
 
-/** The report for a pull-request comment: one table of changes, then examples. */
+/**
+ * Recorded values (paths, hosts, user ids) are attacker-influenced and the text report is
+ * meant for pull-request comments: no control characters, and nothing Markdown or HTML
+ * would interpret in a table cell.
+ */
+const plain = (v: string): string => v.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
+const cell = (v: string): string => plain(v).replace(/[\\`*_[\]<>|#!~&]/g, (c) => `\\${c}`);
+
+/** The report for a pull-request comment: one table of changes, then examples in a code block. */
 export function reportText(report: ReplayReport, policyHash: string): string[] {
   const lines: string[] = [];
   const skipped = [...report.skipped].map(([k, v]) => `${v} ${k}`).join(', ');
@@ -44,13 +52,17 @@ export function reportText(report: ReplayReport, policyHash: string): string[] {
   const groups = sortedGroups(report);
   if (groups.length > 0) {
     lines.push('', '| route | change | decisions | users |', '| --- | --- | --- | --- |');
-    for (const g of groups) lines.push(`| ${g.route} | ${g.change} | ${g.count} | ${g.users.size} |`);
+    for (const g of groups) lines.push(`| ${cell(g.route)} | ${g.change} | ${g.count} | ${g.users.size} |`);
+    // Examples in one fenced block, each line indented four spaces: nothing in them renders,
+    // and no recorded value can close the fence.
+    lines.push('', '```text');
     for (const g of groups) {
-      lines.push('', `${g.route}: ${g.change} (${g.count})`);
+      lines.push(`${plain(g.route)}: ${g.change} (${g.count})`);
       for (const e of g.examples) {
-        lines.push(`  ${e.decisionId} ${e.time} ${e.user ?? '(anonymous)'} ${e.method ?? '-'} ${e.host ?? '-'}${e.path ?? ''}: ${e.oldStatus} [${e.oldReasons.join(', ')}] → ${e.newStatus} [${e.newReasons.join(', ')}]`);
+        lines.push(plain(`    ${e.decisionId} ${e.time} ${e.user ?? '(anonymous)'} ${e.method ?? '-'} ${e.host ?? '-'}${e.path ?? ''}: ${e.oldStatus} [${e.oldReasons.join(', ')}] → ${e.newStatus} [${e.newReasons.join(', ')}]`));
       }
     }
+    lines.push('```');
   }
   if (report.undecidable.size > 0) {
     lines.push('', 'undecidable (the record lacks a fact the new policy reads; never guessed):');
