@@ -35,12 +35,16 @@ export function emptyPolicyProblem(dir: string, policy: PolicySet): Problem | un
 /** How often the watched folder's identity is checked (removed, recreated, symlink swapped). */
 const FOLDER_CHECK_MS = 1000;
 
-/** The folder as it is now: its real path and inode, or undefined while it does not exist. */
+/**
+ * The folder as it is now: its real path, inode and birth time, or undefined while it does
+ * not exist. File systems hand a folder removed and made again at once the same inode
+ * (`rm -r` then `git checkout`), so the inode alone would keep a watcher on the dead folder.
+ */
 function folderIdentity(dir: string): string | undefined {
   try {
     const real = realpathSync(dir);
     const st = statSync(real);
-    return st.isDirectory() ? `${real}\u0000${st.dev}:${st.ino}` : undefined;
+    return st.isDirectory() ? `${real}\u0000${st.dev}:${st.ino}:${st.birthtimeMs}` : undefined;
   } catch {
     return undefined;
   }
