@@ -151,7 +151,7 @@ async function webSessionsFromConfig(config: Config, knownHosts: () => ReadonlyS
   let store: SessionStore;
   if (session.store.type === 'redis') {
     try {
-      store = await RedisSessionStore.connect(session.store.url!, sealer, session.store.prefix, durationMs(session.store.connect_timeout));
+      store = await RedisSessionStore.connect(session.store.url!, sealer, session.store.prefix, durationMs(session.store.connect_timeout), { commandTimeoutMs: durationMs(session.store.command_timeout) });
     } catch (e) {
       throw new VerdictError('STORE_UNAVAILABLE', 'cannot reach the session store', {
         cause: e,
@@ -337,6 +337,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     { maxMessageBytes: config.grpc.max_message_bytes, maxConcurrentStreams: config.grpc.max_concurrent_streams, maxSessionMemoryMb: config.grpc.max_session_memory_mb },
   );
   const trusted = trustedProxies(config);
+  const httpCheckTimeoutMs = durationMs(config.http.check_timeout);
   const httpServer = new HttpServer(
     {
       ready,
@@ -350,7 +351,9 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
           const build = () => from(req, { trusted });
           const loginRedirect = !(mode === 'forward-auth' && /[?&]login=status(&|$)/.test(req.url));
           const checkAnswer = (o: CheckOutcome): void => checkHeaders(httpAnswer(o, responseOptions, mode === 'envoy').headers);
-          return httpAnswer(await runCheck(deps, 'http', build, undefined, { loginRedirect, checkAnswer }), responseOptions, mode === 'envoy');
+          // HTTP callers send no deadline: the configured bound stands in, so a stalled store or
+          // JWKS is answered 503 in time rather than holding the request for the whole stall.
+          return httpAnswer(await runCheck(deps, 'http', build, Date.now() + httpCheckTimeoutMs, { loginRedirect, checkAnswer }), responseOptions, mode === 'envoy');
         } catch (e) {
           log.error({ err: describeError(e) }, 'check failed before its audit record was written; denying');
           return httpAnswer(auditFailure(), responseOptions);

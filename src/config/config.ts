@@ -46,7 +46,7 @@ export interface SessionConfig {
   readonly max_age: string;
   readonly idle_timeout: string;
   readonly max_login_cookies: number;
-  readonly store: { readonly type: 'memory' | 'redis'; readonly url: string | undefined; readonly prefix: string; readonly connect_timeout: string };
+  readonly store: { readonly type: 'memory' | 'redis'; readonly url: string | undefined; readonly prefix: string; readonly connect_timeout: string; readonly command_timeout: string };
 }
 
 export interface AdminToken {
@@ -70,7 +70,7 @@ export interface Config {
     /** Absolute paths. With `client_ca_file`, Envoy must present a certificate it signed (mTLS). */
     readonly tls: { readonly cert_file: string; readonly key_file: string; readonly client_ca_file: string | undefined } | undefined;
   };
-  readonly http: { readonly listen: string; readonly trusted_proxies: readonly string[] };
+  readonly http: { readonly listen: string; readonly trusted_proxies: readonly string[]; readonly check_timeout: string };
   readonly policies: { readonly dir: string; readonly require_route_id: boolean; readonly watch: boolean; readonly allow_empty: boolean; readonly reload_debounce: string };
   readonly audit: {
     readonly sink: 'stdout' | 'file';

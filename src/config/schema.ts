@@ -49,6 +49,7 @@ export function configSchema(): Record<string, unknown> {
         properties: {
           listen: { type: 'string', pattern: LISTEN, default: '0.0.0.0:9292' },
           trusted_proxies: { type: 'array', items: { type: 'string' }, default: [] },
+          check_timeout: duration('5s'),
         },
       },
       policies: {
@@ -157,6 +158,7 @@ export function configSchema(): Record<string, unknown> {
                   url: { type: 'string', pattern: '^rediss?://' },
                   prefix: { type: 'string', default: 'verdict:' },
                   connect_timeout: duration('5s'),
+                  command_timeout: duration('1s'),
                 },
                 if: { properties: { type: { const: 'redis' } }, required: ['type'] },
                 then: { required: ['url'] },

@@ -1,10 +1,23 @@
 import { createClient } from 'redis';
+import { VerdictError } from '../errors.js';
 import type { Sealer } from './sealer.js';
 import { userKey, type SessionRecord, type SessionStore } from './session-store.js';
 
 // The client type as createClient returns it with our options.
-function newClient(url: string) {
-  return createClient({ url, disableOfflineQueue: true, socket: { connectTimeout: 3000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) } });
+function newClient(url: string, maxPending = MAX_PENDING) {
+  // A bounded queue: during a stall (a frozen Redis keeps its TCP connection open) commands
+  // beyond this are refused at once instead of piling up in memory.
+  return createClient({ url, disableOfflineQueue: true, commandsQueueMaxLength: maxPending, socket: { connectTimeout: 3000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) } });
+}
+
+/** Commands waiting for Redis at most; more are refused (the check answers 503). */
+const MAX_PENDING = 1000;
+/** How often Redis is pinged to tell a frozen server from a quiet one. */
+const PING_EVERY_MS = 1000;
+
+export interface RedisStoreOptions {
+  /** Each command's time limit; a frozen Redis makes commands fail after this, not hang. */
+  readonly commandTimeoutMs?: number;
 }
 type Client = ReturnType<typeof newClient>;
 
@@ -16,21 +29,60 @@ type Client = ReturnType<typeof newClient>;
  * queue), and the decision fails closed with 503.
  */
 export class RedisSessionStore implements SessionStore {
+  readonly #raw: Client;
+  /** The client with every command under the command timeout. */
   readonly #client: Client;
   readonly #sealer: Sealer;
   readonly #prefix: string;
+  readonly #timeoutMs: number;
+  /** False from a ping that failed or timed out until one succeeds: Redis is stalled. */
+  #responsive = true;
+  #pinging = false;
+  readonly #pinger: NodeJS.Timeout;
 
-  private constructor(client: Client, sealer: Sealer, prefix: string) {
-    this.#client = client;
+  private constructor(client: Client, sealer: Sealer, prefix: string, options: RedisStoreOptions) {
+    this.#raw = client;
+    this.#timeoutMs = options.commandTimeoutMs ?? 1000;
+    this.#client = client.withCommandOptions({ timeout: this.#timeoutMs }) as unknown as Client;
     this.#sealer = sealer;
     this.#prefix = prefix;
+    this.#pinger = setInterval(() => void this.#ping(), PING_EVERY_MS);
+    this.#pinger.unref();
+  }
+
+  async #ping(): Promise<void> {
+    if (this.#pinging || !this.#raw.isReady) return;
+    this.#pinging = true;
+    try {
+      await this.#client.ping();
+      this.#responsive = true;
+    } catch {
+      this.#responsive = false;
+    } finally {
+      this.#pinging = false;
+    }
+  }
+
+  /**
+   * Every command goes through here: while Redis is known stalled it is refused at once (no
+   * queueing, nothing held); otherwise it runs under the command timeout, and a timeout
+   * marks Redis stalled until the next ping answers.
+   */
+  async #run<T>(command: (c: Client) => Promise<T>): Promise<T> {
+    if (!this.#responsive) throw new VerdictError('STORE_UNAVAILABLE', 'the session store does not answer (stalled)');
+    try {
+      return await command(this.#client);
+    } catch (e) {
+      if (e instanceof Error && /timeout/i.test(`${e.name} ${e.message}`)) this.#responsive = false;
+      throw e;
+    }
   }
 
   /**
    * Connects, or rejects within `timeoutMs`: the reconnect strategy retries for ever (right for
    * an outage while serving), so without a bound an unreachable Redis at start hangs silently.
    */
-  static async connect(url: string, sealer: Sealer, prefix: string, timeoutMs = 5000): Promise<RedisSessionStore> {
+  static async connect(url: string, sealer: Sealer, prefix: string, timeoutMs = 5000, options: RedisStoreOptions = {}): Promise<RedisSessionStore> {
     const client = newClient(url);
     let lastError: Error | undefined;
     // Errors surface as rejected commands; the listener only keeps them from crashing the process.
@@ -47,11 +99,12 @@ export class RedisSessionStore implements SessionStore {
     } finally {
       clearTimeout(timer);
     }
-    return new RedisSessionStore(client, sealer, prefix);
+    return new RedisSessionStore(client, sealer, prefix, options);
   }
 
+  /** Connected and answering: a frozen Redis (connection open, no replies) is not healthy. */
   healthy(): boolean {
-    return this.#client.isReady;
+    return this.#raw.isReady && this.#responsive;
   }
 
   #s(sid: string): string {
@@ -69,11 +122,11 @@ export class RedisSessionStore implements SessionStore {
   async put(record: SessionRecord): Promise<void> {
     const ttl = Math.max(1, Math.ceil((record.expiresAt - Date.now()) / 1000));
     const sealed = await this.#sealer.seal({ r: record as unknown as Record<string, unknown> }, 'session-record', ttl, Date.now());
-    await this.#client.multi().set(this.#s(record.sid), sealed, { expiration: { type: 'PXAT', value: record.expiresAt } }).sAdd(this.#u(record.issuer, record.subject), record.sid).exec();
+    await this.#run((c) => c.multi().set(this.#s(record.sid), sealed, { expiration: { type: 'PXAT', value: record.expiresAt } }).sAdd(this.#u(record.issuer, record.subject), record.sid).exec());
   }
 
   async get(sid: string): Promise<SessionRecord | undefined> {
-    const raw = await this.#client.get(this.#s(sid));
+    const raw = await this.#run((c) => c.get(this.#s(sid)));
     if (raw === null) return undefined;
     const payload = await this.#sealer.open(raw, 'session-record', Date.now());
     return payload ? (payload.r as SessionRecord) : undefined;
@@ -81,31 +134,32 @@ export class RedisSessionStore implements SessionStore {
 
   async delete(sid: string): Promise<boolean> {
     const record = await this.get(sid);
-    const removed = await this.#client.del(this.#s(sid));
-    if (record) await this.#client.sRem(this.#u(record.issuer, record.subject), sid);
+    const removed = await this.#run((c) => c.del(this.#s(sid)));
+    if (record) await this.#run((c) => c.sRem(this.#u(record.issuer, record.subject), sid));
     return removed > 0;
   }
 
   async listUser(issuer: string, subject: string): Promise<SessionRecord[]> {
     const out: SessionRecord[] = [];
-    for (const sid of await this.#client.sMembers(this.#u(issuer, subject))) {
+    for (const sid of await this.#run((c) => c.sMembers(this.#u(issuer, subject)))) {
       const r = await this.get(sid);
       if (r) out.push(r);
-      else await this.#client.sRem(this.#u(issuer, subject), sid);
+      else await this.#run((c) => c.sRem(this.#u(issuer, subject), sid));
     }
     return out;
   }
 
   async setSuspended(issuer: string, subject: string, suspended: boolean): Promise<void> {
-    if (suspended) await this.#client.set(this.#x(issuer, subject), '1');
-    else await this.#client.del(this.#x(issuer, subject));
+    if (suspended) await this.#run((c) => c.set(this.#x(issuer, subject), '1'));
+    else await this.#run((c) => c.del(this.#x(issuer, subject)));
   }
 
   async isSuspended(issuer: string, subject: string): Promise<boolean> {
-    return (await this.#client.exists(this.#x(issuer, subject))) > 0;
+    return (await this.#run((c) => c.exists(this.#x(issuer, subject)))) > 0;
   }
 
   async close(): Promise<void> {
-    if (this.#client.isOpen) await this.#client.close();
+    clearInterval(this.#pinger);
+    if (this.#raw.isOpen) await this.#raw.close();
   }
 }

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DEMO_POLICY, startTestApp, type TestApp } from '../helpers/app.js';
+import { authClient, envoyCheckRequest } from '../helpers/envoy-client.js';
+import { httpRequest } from '../helpers/http.js';
+import { loginThroughCheck, status } from '../helpers/login.js';
+import { TestOidcProvider } from '../helpers/oidc-idp.js';
+import { startRedis } from '../helpers/redis.js';
+import { sessionKey } from '../helpers/sessions.js';
+import { hasTool, requireTool } from '../helpers/tools.js';
+
+async function until(what: string, cond: () => Promise<boolean>, ms: number): Promise<number> {
+  const start = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Date.now() - start;
+}
+
+describe('a frozen Redis (SIGSTOP): readiness, deadlines, recovery', () => {
+  let idp: TestOidcProvider;
+  let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
+  let t: TestApp;
+  let client: ReturnType<typeof authClient>;
+
+  before(async () => {
+    if (!hasTool('redis-server')) return;
+    idp = await TestOidcProvider.start({ redirectUris: ['http://grafana.example.com/.verdict/callback'] });
+    redis = await startRedis();
+    t = await startTestApp(
+      { 'demo.json': DEMO_POLICY },
+      {
+        http: { listen: '127.0.0.1:0', check_timeout: '1s' },
+        identity: {
+          oidc: { issuer: idp.issuer, client_id: 'verdict', client_secret: 'verdict-test-secret', scopes: ['openid', 'email', 'groups'], public_scheme: 'http', allow_insecure_http: true },
+          session: { keys: [sessionKey()], store: { type: 'redis', url: redis.url, command_timeout: '500ms' } },
+        },
+      },
+    );
+    client = authClient(t.app.grpcPort);
+  });
+  after(async () => {
+    redis?.resume();
+    client?.close();
+    await t?.app.stop();
+    await redis?.stop();
+    await idp?.close();
+  });
+
+  it('turns /readyz not ready within seconds, answers every check 503 within its deadline (gRPC and HTTP), recovers on SIGCONT', async (tt) => {
+    if (!requireTool(tt, 'redis-server')) return;
+    const { cookie } = await loginThroughCheck(client, 'alice');
+    const readyz = async () => (await fetch(`http://127.0.0.1:${t.app.httpPort}/readyz`)).status;
+    assert.equal(await readyz(), 200);
+    const grpcCheck = () => client.check(envoyCheckRequest({ headers: { cookie, accept: 'application/json' } }), 1000);
+    assert.equal(status(await grpcCheck()), 200, 'the session works before the freeze');
+
+    redis!.pause();
+    const notReadyAfterMs = await until('/readyz to report not ready', async () => (await readyz()) === 503, 5000);
+    tt.diagnostic(`not ready ${notReadyAfterMs} ms after SIGSTOP`);
+
+    // gRPC with a 1 s deadline: Verdict's own 503, never DEADLINE_EXCEEDED, never an allow.
+    const started = Date.now();
+    const answers = await Promise.all(Array.from({ length: 50 }, () => grpcCheck()));
+    for (const a of answers) assert.equal(status(a), 503);
+    assert.ok(Date.now() - started < 1000, 'all answered within the deadline');
+
+    // HTTP mode has no deadline from the caller: http.check_timeout (1 s here) bounds it.
+    const httpStarted = Date.now();
+    const res = await httpRequest(`http://127.0.0.1:${t.app.httpPort}/ext-authz/`, { headers: { host: 'grafana.example.com', cookie, accept: 'application/json' } });
+    assert.equal(res.status, 503);
+    assert.ok(Date.now() - httpStarted < 1500, `HTTP check answered in ${Date.now() - httpStarted} ms`);
+
+    redis!.resume();
+    const readyAfterMs = await until('/readyz to be ready again', async () => (await readyz()) === 200, 5000);
+    tt.diagnostic(`ready again ${readyAfterMs} ms after SIGCONT`);
+    await until('the session to work again', async () => status(await grpcCheck()) === 200, 5000);
+  });
+});
