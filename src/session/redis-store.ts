@@ -30,7 +30,6 @@ type Client = ReturnType<typeof newClient>;
  */
 export class RedisSessionStore implements SessionStore {
   readonly #raw: Client;
-  /** The client with every command under the command timeout. */
   readonly #client: Client;
   readonly #sealer: Sealer;
   readonly #prefix: string;
@@ -43,7 +42,7 @@ export class RedisSessionStore implements SessionStore {
   private constructor(client: Client, sealer: Sealer, prefix: string, options: RedisStoreOptions) {
     this.#raw = client;
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
-    this.#client = client.withCommandOptions({ timeout: this.#timeoutMs }) as unknown as Client;
+    this.#client = client;
     this.#sealer = sealer;
     this.#prefix = prefix;
     this.#pinger = setInterval(() => void this.#ping(), PING_EVERY_MS);
@@ -54,13 +53,27 @@ export class RedisSessionStore implements SessionStore {
     if (this.#pinging || !this.#raw.isReady) return;
     this.#pinging = true;
     try {
-      await this.#client.ping();
+      await this.#bounded(this.#client.ping());
       this.#responsive = true;
     } catch {
       this.#responsive = false;
     } finally {
       this.#pinging = false;
     }
+  }
+
+  /**
+   * Races a command against our own timer. We do not rely on the client's per-command timeout
+   * option (set through withCommandOptions it did not fire for a SIGSTOPped server, so readiness
+   * never flipped); the abandoned command stays in the client's queue, which is capped.
+   */
+  #bounded<T>(command: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new VerdictError('STORE_UNAVAILABLE', `the session store did not answer within ${this.#timeoutMs} ms (timeout)`)), this.#timeoutMs);
+    });
+    command.catch(() => undefined); // a late rejection after the timer won must not go unhandled
+    return Promise.race([command, timeout]).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -71,7 +84,7 @@ export class RedisSessionStore implements SessionStore {
   async #run<T>(command: (c: Client) => Promise<T>): Promise<T> {
     if (!this.#responsive) throw new VerdictError('STORE_UNAVAILABLE', 'the session store does not answer (stalled)');
     try {
-      return await command(this.#client);
+      return await this.#bounded(command(this.#client));
     } catch (e) {
       if (e instanceof Error && /timeout/i.test(`${e.name} ${e.message}`)) this.#responsive = false;
       throw e;
