@@ -78,3 +78,52 @@ describe('a frozen Redis (SIGSTOP): readiness, deadlines, recovery', () => {
     await until('the session to work again', async () => status(await grpcCheck()) === 200, 5000);
   });
 });
+
+describe('http.check_timeout bounds an HTTP-mode check that waits on a frozen Redis', () => {
+  let idp: TestOidcProvider;
+  let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
+  let t: TestApp;
+  let client: ReturnType<typeof authClient>;
+
+  before(async () => {
+    if (!hasTool('redis-server')) return;
+    idp = await TestOidcProvider.start({ redirectUris: ['http://grafana.example.com/.verdict/callback'] });
+    redis = await startRedis();
+    // The command timeout is far longer than the check bound: only http.check_timeout can
+    // answer this check in time.
+    t = await startTestApp(
+      { 'demo.json': DEMO_POLICY },
+      {
+        http: { listen: '127.0.0.1:0', check_timeout: '1s' },
+        identity: {
+          oidc: { issuer: idp.issuer, client_id: 'verdict', client_secret: 'verdict-test-secret', scopes: ['openid', 'email', 'groups'], public_scheme: 'http', allow_insecure_http: true },
+          session: { keys: [sessionKey()], store: { type: 'redis', url: redis.url, command_timeout: '30s' } },
+        },
+      },
+    );
+    client = authClient(t.app.grpcPort);
+  });
+  after(async () => {
+    redis?.resume();
+    client?.close();
+    await t?.app.stop();
+    await redis?.stop();
+    await idp?.close();
+  });
+
+  it('answers 503 after about http.check_timeout, not after the freeze', async (tt) => {
+    if (!requireTool(tt, 'redis-server')) return;
+    const { cookie } = await loginThroughCheck(client, 'alice');
+    const check = () => httpRequest(`http://127.0.0.1:${t.app.httpPort}/ext-authz/`, { headers: { host: 'grafana.example.com', cookie, accept: 'application/json' } });
+    assert.equal((await check()).status, 200, 'the session works before the freeze');
+    redis!.pause();
+    const started = Date.now();
+    const res = await check();
+    const took = Date.now() - started;
+    tt.diagnostic(`HTTP check answered ${res.status} in ${took} ms during the freeze`);
+    assert.equal(res.status, 503);
+    assert.ok(took >= 500 && took < 4000, `answered by the 1 s bound, took ${took} ms`);
+    redis!.resume();
+    await until('the session to work again', async () => (await check()).status === 200, 5000);
+  });
+});
