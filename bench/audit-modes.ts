@@ -7,13 +7,12 @@
 // load generator got the core). See bench/README.md.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { authPackageDefinition } from '../src/envoy/protos.js';
 import { authClient, envoyCheckRequest } from '../test/helpers/envoy-client.js';
+import { startBenchIssuer } from './bench-issuer.js';
+import { h2loadResult } from './h2load-result.js';
 import { benchPolicy } from './policy.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -35,18 +34,8 @@ process.on('exit', () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const { privateKey, publicKey } = await generateKeyPair('RS256');
-const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' };
-const jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
-await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
-const issuer = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
-const token = await new SignJWT({ sub: 'alice', email: 'alice@example.com', groups: ['sre', 'dev'] })
-  .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
-  .setIssuer(issuer)
-  .setAudience('verdict')
-  .setIssuedAt()
-  .setExpirationTime('2h')
-  .sign(privateKey);
+// A real issuer: JWKS over HTTP on loopback, an RS256 token (bench-issuer.ts).
+const { issuer, token, jwks } = await startBenchIssuer();
 
 const request = envoyCheckRequest({ host: 'grafana.example.com', path: '/d/abc/overview?orgId=1', headers: { authorization: `Bearer ${token}` } });
 const def = authPackageDefinition()['envoy.service.auth.v3.Authorization'] as unknown as { Check: { requestSerialize(v: unknown): Buffer } };
@@ -147,15 +136,8 @@ function h2load(port: number, pid: number, n: number, clients = CLIENTS, streams
   }
   const cpu = cpuSeconds(pid) - before;
   const calls = syscalls(pid) - callsBefore;
-  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(r.stdout)?.[1] ?? NaN);
-  const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(r.stdout);
-  const times = readFileSync(log, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => Number(l.split('\t')[2]))
-    .sort((a, b) => a - b);
-  const pct = (p: number) => (times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] ?? NaN) / 1000;
-  return { rps, syscalls: calls / n, p50: pct(50), p99: pct(99), failed: Number(m?.[2] ?? 0), cpuUs: (cpu * 1e6) / n };
+  const { rps, pct, failed } = h2loadResult(r.stdout, log);
+  return { rps, syscalls: calls / n, p50: pct(50), p99: pct(99), failed: failed ?? 0, cpuUs: (cpu * 1e6) / n };
 }
 
 const servers = new Map<string, { port: number; pid: number }>();

@@ -17,6 +17,7 @@ import { parse, stringify } from 'yaml';
 import { freePort, startNginx } from '../test/helpers/nginx.js';
 import { opaEnvoyPlugin, OPA_ENVOY_VERSION } from './peers/opa/build.js';
 import { benchPolicy } from './policy.js';
+import { h2loadResult } from './h2load-result.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const REQUESTS = Number(args.get('requests') ?? 20000);
@@ -283,18 +284,11 @@ function h2load(v: 'a' | 'b' | 'c', n: number, clients = CLIENTS, streams = STRE
   const before = pids.map(cpuMicros);
   const r = spawnSync('h2load', argv, { encoding: 'utf8' });
   const [envoyCpu, authzCpu] = pids.map((p, i) => (cpuMicros(p) - before[i]!) / n);
-  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(r.stdout)?.[1] ?? NaN);
-  const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(r.stdout);
-  const times = readFileSync(log, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => Number(l.split('\t')[2]))
-    .sort((a, b) => a - b);
+  const { rps, pct, failed } = h2loadResult(r.stdout, log);
   rmSync(log);
   if (!/ 0 failed/.test(r.stdout) || !/ 0 3xx, 0 4xx, 0 5xx/.test(r.stdout)) problems.push(`port ${port}, -c ${clients} -m ${streams}: ${r.stdout.split('\n').filter((l) => /^(requests|status codes|traffic):/.test(l)).join('; ')}`);
-  const pct = (p: number) => (times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] ?? NaN) / 1000;
   // h2load counts a non-2xx answer as failed.
-  return { rps, p50: pct(50), p99: pct(99), failed: Number(m?.[2] ?? n), envoyCpu: envoyCpu!, authzCpu: authzCpu! };
+  return { rps, p50: pct(50), p99: pct(99), failed: failed ?? n, envoyCpu: envoyCpu!, authzCpu: authzCpu! };
 }
 
 // 6. Warm-up, then alternating rounds (the order rotates each round).

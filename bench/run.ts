@@ -5,13 +5,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { authPackageDefinition } from '../src/envoy/protos.js';
 import { authClient, envoyCheckRequest } from '../test/helpers/envoy-client.js';
+import { startBenchIssuer } from './bench-issuer.js';
+import { h2loadResult } from './h2load-result.js';
 import { benchPolicy } from './policy.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -32,19 +31,8 @@ process.on('exit', () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-// A real issuer: JWKS over HTTP on loopback, an RS256 token.
-const { privateKey, publicKey } = await generateKeyPair('RS256');
-const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' };
-const jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
-await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
-const issuer = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
-const token = await new SignJWT({ sub: 'alice', email: 'alice@example.com', groups: ['sre', 'dev'] })
-  .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
-  .setIssuer(issuer)
-  .setAudience('verdict')
-  .setIssuedAt()
-  .setExpirationTime('2h')
-  .sign(privateKey);
+// A real issuer: JWKS over HTTP on loopback, an RS256 token (bench-issuer.ts).
+const { issuer, token, jwks } = await startBenchIssuer();
 
 mkdirSync(join(dir, 'policies'));
 writeFileSync(join(dir, 'policies/bench.json'), JSON.stringify(benchPolicy()));
@@ -131,16 +119,9 @@ function h2load(port: number, n: number, rpsPerClient?: number, clients = CLIENT
   const cpuBefore = cpuMicros(pid);
   const r = spawnSync('h2load', argv, { encoding: 'utf8' });
   const cpu = cpuMicros(pid) - cpuBefore;
-  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(r.stdout)?.[1] ?? NaN);
-  const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(r.stdout);
-  const times = readFileSync(log, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => Number(l.split('\t')[2]))
-    .sort((a, b) => a - b);
-  const pct = (p: number) => (times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] ?? NaN) / 1000;
-  const ok = Number(m?.[1] ?? 0);
-  return { rps, cpuUs: cpu / Math.max(1, ok), p50: pct(50), p99: pct(99), ok, failed: Number(m?.[2] ?? 0) };
+  const { rps, pct, succeeded, failed } = h2loadResult(r.stdout, log);
+  const ok = succeeded ?? 0;
+  return { rps, cpuUs: cpu / Math.max(1, ok), p50: pct(50), p99: pct(99), ok, failed: failed ?? 0 };
 }
 
 const verdictPort = await startVerdict();

@@ -4,14 +4,12 @@
 // need) is Debian's redis-server on a free loopback port. See bench/README.md#workers.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { authPackageDefinition } from '../src/envoy/protos.js';
 import { envoyCheckRequest } from '../test/helpers/envoy-client.js';
 import { startRedis } from '../test/helpers/redis.js';
+import { startBenchIssuer } from './bench-issuer.js';
 import { benchPolicy } from './policy.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -31,12 +29,8 @@ process.on('exit', () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const { privateKey, publicKey } = await generateKeyPair('RS256');
-const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' };
-const jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
-await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
-const issuer = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
-const token = await new SignJWT({ sub: 'alice', email: 'alice@example.com', groups: ['sre', 'dev'] }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(issuer).setAudience('verdict').setIssuedAt().setExpirationTime('2h').sign(privateKey);
+// A real issuer: JWKS over HTTP on loopback, an RS256 token (bench-issuer.ts).
+const { issuer, token, jwks } = await startBenchIssuer();
 
 mkdirSync(join(dir, 'policies'));
 writeFileSync(join(dir, 'policies/bench.json'), JSON.stringify(benchPolicy()));
