@@ -32,7 +32,7 @@ function folder(n: number): string {
   const dir = join(root, `n${n}`);
   mkdirSync(join(dir, 'policies'), { recursive: true });
   writeFileSync(join(dir, 'policies/app.json'), JSON.stringify(sizePolicy(n)));
-  writeFileSync(join(dir, 'verdict.json'), JSON.stringify({ grpc: { listen: '127.0.0.1:0' }, http: { listen: '127.0.0.1:0' }, policies: { dir: 'policies', watch: false }, audit: { sink: 'file', path: 'audit.jsonl' } }));
+  writeFileSync(join(dir, 'verdict.json'), JSON.stringify({ grpc: { listen: '127.0.0.1:0' }, http: { listen: '127.0.0.1:0' }, policies: { dir: 'policies', watch: false, allow_empty: n === 0 }, audit: { sink: 'file', path: 'audit.jsonl' } }));
   return dir;
 }
 
