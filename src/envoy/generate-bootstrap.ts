@@ -1,5 +1,6 @@
 import type { MatchSpec } from '../policy/compile-match.js';
 import type { PolicySet } from '../policy/policy-set.js';
+import { normalizeHost } from '../policy/host-pattern.js';
 import { T, upstreamCluster, upstreamOf, verdictCluster, type Upstream } from './clusters.js';
 import { DEFAULT_ENVOY_OPTIONS, envoyDuration, type EnvoyConfigOptions, type HostPort } from './envoy-options.js';
 
@@ -98,6 +99,8 @@ function connectionManager(statPrefix: string, o: EnvoyConfigOptions, httpFilter
       common_http_protocol_options: { headers_with_underscores_action: 'REJECT_REQUEST' },
       generate_request_id: true,
       preserve_external_request_id: false,
+      // Host as Verdict reads it: `app.example.com.` is app.example.com's virtual host, not `*`'s.
+      strip_trailing_host_dot: true,
       access_log: accessLog(o),
       http_filters: httpFilters,
       route_config: routeConfig,
@@ -140,45 +143,95 @@ function redirectListener(o: EnvoyConfigOptions, tls: NonNullable<EnvoyConfigOpt
 }
 
 /**
+ * Which policy routes (positions, in policy order) each Envoy virtual host must carry so that
+ * Envoy's choice equals Verdict's first match over the whole list. Envoy first picks one
+ * virtual host (exact domain, else the longest `*.` suffix, else `*`) and only then the first
+ * route inside it, so a virtual host holds every route that can match any host it receives:
+ * - exact `h`: routes naming `h`, routes with a wildcard above `h`, routes for any host;
+ * - `*.s`: routes with that wildcard or a broader one (`*.t`, `.t` a suffix of `.s`) and
+ *   routes for any host (hosts below `.s` with their own virtual host never arrive here);
+ * - `*`: routes for any host.
+ * Without this an earlier `*.corp.test` rule for `/admin` or an earlier any-host rule was
+ * skipped by Envoy for every host that had its own virtual host (a bypass of that rule).
+ */
+export function virtualHostRoutes(policy: PolicySet): Map<string, number[]> {
+  const anyHost: number[] = [];
+  const exact = new Map<string, number[]>();
+  const suffix = new Map<string, number[]>();
+  const add = (map: Map<string, number[]>, key: string, i: number) => {
+    const list = map.get(key);
+    if (!list) map.set(key, [i]);
+    else if (list.at(-1) !== i) list.push(i);
+  };
+  policy.routes.forEach((r, i) => {
+    const m = r.source.match as MatchSpec | undefined;
+    if (!m) return;
+    if (m.hosts === undefined) return void anyHost.push(i);
+    for (const h of m.hosts) {
+      const n = normalizeHost(h);
+      if (n.startsWith('*.')) add(suffix, n.slice(1), i);
+      else add(exact, n, i);
+    }
+  });
+  const merged = (...lists: (readonly number[] | undefined)[]): number[] => [...new Set(lists.flatMap((l) => l ?? []))].sort((a, b) => a - b);
+  const dotSuffixes = (name: string, from: number): string[] => {
+    const out: string[] = [];
+    for (let i = name.indexOf('.', from); i >= 0; i = name.indexOf('.', i + 1)) out.push(name.slice(i));
+    return out;
+  };
+  const out = new Map<string, number[]>();
+  for (const [h, own] of exact) out.set(h, merged(anyHost, own, ...dotSuffixes(h, 1).map((s) => suffix.get(s))));
+  for (const s of suffix.keys()) out.set(`*${s}`, merged(anyHost, ...dotSuffixes(s, 0).map((t) => suffix.get(t))));
+  if (anyHost.length > 0) out.set('*', anyHost);
+  return out;
+}
+
+/** Envoy answers a route whose policy route has no `to` itself, after Verdict allowed it: there is nowhere to send it. */
+const NO_UPSTREAM: Obj = { status: 404, body: { inline_string: 'no upstream for this route\n' } };
+
+/**
  * Policy routes → an Envoy bootstrap: one virtual host per host, one Envoy route per policy
  * route bound to it by `context_extensions.route` (so Verdict never re-matches URLs), one
- * cluster per upstream. Routes without `match.hosts` go to a catch-all virtual host; routes
- * without `match` or `to` have no Envoy route.
+ * cluster per upstream. Every virtual host repeats, in policy order, the wildcard and any-host
+ * routes that can match its hosts (virtualHostRoutes), so Envoy picks the route Verdict's
+ * first match picks. A route with `match` but no `to` keeps its place too: Verdict decides it
+ * and Envoy answers an allowed request 404 itself. Routes without `match` have no Envoy route.
  */
 export function generateBootstrap(policy: PolicySet, o: EnvoyConfigOptions = DEFAULT_ENVOY_OPTIONS): Obj {
-  const vhosts = new Map<string, { routes: Obj[]; first: string | undefined; cluster: Upstream | undefined }>();
   const upstreams = new Map<string, Upstream>();
   const routeAction = (u: Upstream): Obj => ({ cluster: u.name, timeout: envoyDuration((o.upstreams.get(u.key) ?? {}).timeout ?? o.upstream.timeout) });
-  for (const r of policy.routes) {
-    const m = r.source.match as MatchSpec | undefined;
-    if (!m || !r.to) continue;
+  const upstreamOfRoute = policy.routes.map((r) => {
+    if (!r.source.match || !r.to) return undefined;
     const u = upstreamOf(r.to);
     upstreams.set(u.name, u);
-    for (const host of m.hosts ?? ['*']) {
-      const key = host.toLowerCase().replace(/\.$/, '');
-      let v = vhosts.get(key);
-      if (!v) vhosts.set(key, (v = { routes: [], first: undefined, cluster: undefined }));
-      v.first ??= r.id;
-      v.cluster ??= u;
-      v.routes.push({ name: r.id, match: routeMatch(m, r.source.allow_path_parameters === true), route: routeAction(u), typed_per_filter_config: perRoute(r.id) });
-    }
-  }
+    return u;
+  });
+  const envoyRoute = (i: number): Obj => {
+    const r = policy.routes[i]!;
+    const u = upstreamOfRoute[i];
+    const action = u ? { route: routeAction(u) } : { direct_response: NO_UPSTREAM };
+    return { name: r.id, match: routeMatch(r.source.match as MatchSpec, r.source.allow_path_parameters === true), ...action, typed_per_filter_config: perRoute(r.id) };
+  };
   const used = new Set([...upstreams.values()].map((u) => u.key));
   for (const key of o.upstreams.keys()) {
     if (!used.has(key)) throw new Error(`envoy.upstreams: ${key} is no route's \`to\` (known: ${[...used].sort().join(', ') || 'none'})`);
   }
-  const virtualHosts = [...vhosts.entries()]
+  const virtualHosts = [...virtualHostRoutes(policy).entries()]
     // Envoy picks exact domains first anyway; a stable order keeps the file diffable.
     .sort(([a], [b]) => (a === '*' ? 1 : b === '*' ? -1 : a < b ? -1 : a > b ? 1 : 0))
-    .map(([host, v]) => ({
-      name: host === '*' ? 'any_host' : host.replace(/^\*\./, 'wildcard.'),
-      domains: host === '*' ? ['*'] : [host, `${host}:*`],
-      routes: [
-        // Login, callback and logout reach Verdict on every host, whatever the app routes cover.
-        { name: `${v.first}-verdict`, match: { prefix: o.verdictPathPrefix }, route: routeAction(v.cluster!), typed_per_filter_config: perRoute(v.first!) },
-        ...v.routes,
-      ],
-    }));
+    .map(([host, positions]) => {
+      const first = policy.routes[positions[0]!]!.id;
+      const cluster = positions.map((i) => upstreamOfRoute[i]).find((u) => u !== undefined);
+      return {
+        name: host === '*' ? 'any_host' : host.replace(/^\*\./, 'wildcard.'),
+        domains: host === '*' ? ['*'] : [host, `${host}:*`],
+        routes: [
+          // Login, callback and logout reach Verdict on every host, whatever the app routes cover.
+          { name: `${first}-verdict`, match: { prefix: o.verdictPathPrefix }, ...(cluster ? { route: routeAction(cluster) } : { direct_response: NO_UPSTREAM }), typed_per_filter_config: perRoute(first) },
+          ...positions.map(envoyRoute),
+        ],
+      };
+    });
 
   const ingress: Obj = {
     name: 'ingress',
