@@ -116,6 +116,34 @@ describe('Helm chart deploy/helm/verdict', { skip }, () => {
     assert.match(oidc.stderr, /more than one replica needs sessionStore.type=redis/);
   });
 
+  it('hardens the pod: non-root, read-only root file system, no privilege escalation, no capabilities, no service account token', () => {
+    const pod = kind(render(), 'Deployment')[0]!.spec.template.spec;
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.automountServiceAccountToken, false, 'Verdict never calls the Kubernetes API');
+    for (const c of pod.containers) {
+      assert.equal(c.securityContext.readOnlyRootFilesystem, true, c.name);
+      assert.equal(c.securityContext.allowPrivilegeEscalation, false, c.name);
+      assert.deepEqual(c.securityContext.capabilities.drop, ['ALL'], c.name);
+    }
+  });
+
+  it('never renders a secret into a ConfigMap: inline client secret, session keys, Redis URL or admin token in `config` are refused', () => {
+    const cases: [string, RegExp][] = [
+      ['{"identity":{"oidc":{"issuer":"https://idp.example.com","client_secret":"s3cret-value"}}}', /client_secret would be rendered into a ConfigMap/],
+      ['{"identity":{"session":{"keys":["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]}}}', /session.keys would be rendered into a ConfigMap/],
+      ['{"identity":{"session":{"store":{"type":"redis","url":"redis://:pw@redis:6379"}}}}', /store.url .* would be rendered into a ConfigMap/],
+      ['{"admin":{"tokens":[{"name":"ops","token":"0123456789abcdef-admin"}]}}', /admin.tokens\[\].token would be rendered into a ConfigMap/],
+    ];
+    for (const [config, message] of cases) {
+      const r = helm(['template', 'verdict', CHART, '--set', 'replicaCount=1', '--set-json', `config=${config}`]);
+      assert.notEqual(r.code, 0, config);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stdout, /s3cret-value|:pw@|0123456789abcdef-admin|AAAAAAAAAAAA/);
+    }
+    const fromFile = helm(['template', 'verdict', CHART, '--set', 'replicaCount=1', '--set-json', 'config={"admin":{"tokens":[{"name":"ops","token_file":"/etc/verdict/secrets/admin"}]}}']);
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+  });
+
   it('deploy/kubernetes/verdict.yaml is the chart rendered with its defaults (no second copy to drift)', () => {
     const committed = readFileSync(join(ROOT, 'deploy/kubernetes/verdict.yaml'), 'utf8');
     const body = committed.slice(committed.indexOf('\n---\n') + 1);

@@ -40,6 +40,24 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- fail "sessionStore.type is memory or redis" -}}
 {{- end -}}
 {{- $oidc := and (hasKey .Values.config "identity") (hasKey (.Values.config.identity | default dict) "oidc") -}}
+{{- /* Secrets never go into the rendered ConfigMap (readable by anyone who may read ConfigMaps): only from existingSecret. */ -}}
+{{- $c := .Values.config | default dict -}}
+{{- $id := get $c "identity" | default dict -}}
+{{- $session := get $id "session" | default dict -}}
+{{- if hasKey (get $id "oidc" | default dict) "client_secret" -}}
+{{- fail "config.identity.oidc.client_secret would be rendered into a ConfigMap: put VERDICT_OIDC_CLIENT_SECRET in existingSecret" -}}
+{{- end -}}
+{{- if hasKey $session "keys" -}}
+{{- fail "config.identity.session.keys would be rendered into a ConfigMap: put VERDICT_SESSION_KEYS in existingSecret" -}}
+{{- end -}}
+{{- if hasKey (get $session "store" | default dict) "url" -}}
+{{- fail "config.identity.session.store.url (it may hold the Redis password) would be rendered into a ConfigMap: put VERDICT_SESSION_REDIS_URL in existingSecret" -}}
+{{- end -}}
+{{- range (get (get $c "admin" | default dict) "tokens" | default list) -}}
+{{- if hasKey . "token" -}}
+{{- fail "config.admin.tokens[].token would be rendered into a ConfigMap: use token_file under /etc/verdict/secrets or VERDICT_ADMIN_TOKEN in existingSecret" -}}
+{{- end -}}
+{{- end -}}
 {{- if and $oidc (gt (int .Values.replicaCount) 1) (eq .Values.sessionStore.type "memory") -}}
 {{- fail "OIDC login with more than one replica needs sessionStore.type=redis (a memory store is per pod)" -}}
 {{- end -}}
