@@ -31,7 +31,7 @@ import { SyslogForwarder } from './audit/syslog-forwarder.js';
 import { OidcClient } from './session/oidc-client.js';
 import { Sealer } from './session/sealer.js';
 import type { SessionStore } from './session/session-store.js';
-import { WebSessions } from './session/web-sessions.js';
+import { WebSessions, type WebSessionsOptions } from './session/web-sessions.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startTracing } from './telemetry/tracing.js';
 
@@ -140,7 +140,7 @@ async function auditFromConfig(config: Config, log: Logger, metrics: Metrics, si
 }
 
 /** Browser sessions and their store, when `identity.oidc` is configured. */
-async function webSessionsFromConfig(config: Config, knownHosts: () => ReadonlySet<string>): Promise<{ web?: WebSessions; store?: SessionStore }> {
+async function webSessionsFromConfig(config: Config, knownHosts: () => ReadonlySet<string>, onIdpFailure?: WebSessionsOptions['onIdpFailure']): Promise<{ web?: WebSessions; store?: SessionStore }> {
   const oidc = config.identity.oidc;
   const session = config.identity.session;
   // Without browser logins the store still holds admin suspensions of token subjects; in
@@ -162,7 +162,7 @@ async function webSessionsFromConfig(config: Config, knownHosts: () => ReadonlyS
     store = new MemorySessionStore();
   }
   if (!oidc) return { store };
-  const web = new WebSessions({ oidc, session, sealer, store, client: new OidcClient(oidc), knownHosts });
+  const web = new WebSessions({ oidc, session, sealer, store, client: new OidcClient(oidc), knownHosts, onIdpFailure });
   return { web, store };
 }
 
@@ -176,6 +176,34 @@ function tailnetFromConfig(config: Config): TailnetWhois | undefined {
     cacheTtlMs: durationMs(t.cache_ttl),
     timeoutMs: durationMs(t.timeout),
   });
+}
+
+/**
+ * Failed requests to the login IdP: counted, and logged at most once per 10 s per kind of
+ * failure (an IdP outage touches every session, and each retries), with the last detail.
+ */
+function idpFailureReporter(log: Logger, metrics: Metrics): NonNullable<WebSessionsOptions['onIdpFailure']> {
+  const last = new Map<string, string>();
+  const throttles = new Map<string, Throttle>();
+  const messages: Record<string, string> = {
+    'refresh:unavailable': 'IdP unavailable for claims refresh: sessions keep their last claims within claims_refresh_grace, retried with backoff',
+    'refresh:oauth_error': 'IdP refused a claims refresh (OAuth error): those sessions ended',
+    'refresh:invalid': 'claims refresh failed our checks (or no refresh token): those sessions ended',
+    'callback:unavailable': 'IdP unavailable during login callbacks: browsers got the try-again page (502)',
+    'callback:oauth_error': 'IdP refused login code exchanges (OAuth error)',
+    'callback:invalid': 'login code exchanges failed our checks',
+  };
+  return (during, kind, detail) => {
+    if (during === 'refresh') metrics.sessionRefreshFailure(kind);
+    const key = `${during}:${kind}`;
+    last.set(key, detail);
+    let t = throttles.get(key);
+    if (!t) {
+      t = new Throttle(10_000, (count) => log.warn({ count, last_error: last.get(key) }, messages[key]!));
+      throttles.set(key, t);
+    }
+    t.hit();
+  };
 }
 
 /** The answer when a decision could not be audited: a deny, with an id for the logs. */
@@ -265,7 +293,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const control = (record: Record<string, unknown>, level: 'info' | 'warn' = 'info'): void =>
     void audit.write(record, level).catch((e: unknown) => log.error({ err: describeError(e), action: record['event.action'] }, 'audit control record not written'));
   const policies = new PolicyStore(config.policies.dir, policySet, { allowEmpty: config.policies.allow_empty });
-  const { web, store } = await webSessionsFromConfig(config, () => policies.current.hosts);
+  const { web, store } = await webSessionsFromConfig(config, () => policies.current.hosts, idpFailureReporter(log, metrics));
   const a = config.identity.assertion;
   const assertion = a ? await AssertionSigner.load({ keyFile: a.key_file, issuer: a.issuer, ttlSeconds: Math.floor(durationMs(a.ttl) / 1000), groupsPrefix: a.groups_prefix }) : undefined;
   const identity = identityFromConfig(

@@ -12,6 +12,7 @@ import type { TailnetIdentity } from './identity/tailnet-identity.js';
 import type { RequestFacts } from './request/facts.js';
 import type { FactsResult } from './request/from-check-request.js';
 import type { CheckOutcome } from './response/check-response.js';
+import type { LoginProblemPage } from './response/deny-body.js';
 import { wantsLoginRedirect } from './session/browser.js';
 import type { WebAnswer } from './session/web-sessions.js';
 import type { DecisionTrace, DecisionTracing } from './telemetry/tracing.js';
@@ -121,6 +122,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
   let policyClaimNames: readonly string[] | undefined;
   let decision: Decision = internalError('decision did not complete');
   let extraHeaders: readonly [string, string][] | undefined;
+  let page: LoginProblemPage | undefined;
   let assertion: string | undefined;
   let tailnet: TailnetIdentity | undefined;
   let unrecorded: CheckOutcome | undefined;
@@ -145,6 +147,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
       const answer = await deadlines.race(flow === 'callback' ? web.callback(built.facts, nowMs) : flow === 'logout' ? web.logout(built.facts, nowMs) : web.loginStart(built.facts, nowMs), deadlineMs);
       decision = denial(answer.status, answer.reasons, undefined, answer.detail);
       extraHeaders = answer.headers;
+      page = answer.page;
       identity = answer.identity ?? NO_IDENTITY;
     } else {
       const resolving = span
@@ -183,7 +186,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
   } catch (e) {
     decision = internalError(describeError(e), facts?.routeId);
   } finally {
-    let outcome: CheckOutcome = { decisionId, decision, identity, facts, extraHeaders, assertion };
+    let outcome: CheckOutcome = { decisionId, decision, identity, facts, extraHeaders, assertion, page };
     if (options.checkAnswer) {
       try {
         options.checkAnswer(outcome);
@@ -191,6 +194,7 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
         decision = internalError(`the answer could not be sent: ${describeError(e)}`, decision.route ?? facts?.routeId);
         extraHeaders = undefined;
         assertion = undefined;
+        page = undefined;
         outcome = { decisionId, decision, identity, facts, extraHeaders, assertion };
       }
     }
@@ -217,5 +221,5 @@ export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', buil
     }
     deps.observe?.(unrecorded ?? outcome, transport, durationMs / 1000);
   }
-  return unrecorded ?? { decisionId, decision, identity, facts, extraHeaders, assertion };
+  return unrecorded ?? { decisionId, decision, identity, facts, extraHeaders, assertion, page };
 }

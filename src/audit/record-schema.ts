@@ -40,6 +40,7 @@ export function auditRecordSchema(): Record<string, unknown> {
     'verdict.envoy_route': str,
     'verdict.redacted': strs,
     'verdict.session_hash': { type: 'string', pattern: '^[0-9a-f]{32}$' },
+    'verdict.session_claims_stale': { const: true },
     'verdict.tailnet.node': str,
     'verdict.tailnet.user': str,
     'verdict.tailnet.tags': strs,

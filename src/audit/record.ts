@@ -112,6 +112,8 @@ export function decisionRecord(i: DecisionRecordInput): AuditRecord {
   };
   // Session ids are bearer-like: the record keeps a hash that correlates, never the id.
   if (principal?.sessionId) r['verdict.session_hash'] = sessionHash(principal.sessionId);
+  // Decided on a session's last known claims: their refresh was due, the IdP did not answer.
+  if (principal?.claimsStale) r['verdict.session_claims_stale'] = true;
   for (const name of i.includeHeaders ?? []) {
     const v = f?.headers.get(name);
     if (v !== undefined) r[`http.request.header.${name}`] = v;

@@ -32,6 +32,10 @@ export interface OidcConfig {
   readonly groups_claim: string;
   readonly assume_email_verified: boolean;
   readonly claims_refresh_interval: string;
+  /** How long after a refresh fell due a session keeps its last claims while the IdP cannot be reached. */
+  readonly claims_refresh_grace: string;
+  /** Bound of each request to the IdP (discovery, token, UserInfo). */
+  readonly http_timeout: string;
   readonly login_timeout: string;
   readonly allow_insecure_http: boolean;
 }

@@ -132,6 +132,8 @@ export function configSchema(): Record<string, unknown> {
               groups_claim: { type: 'string', minLength: 1, default: 'groups' },
               assume_email_verified: { type: 'boolean', default: false },
               claims_refresh_interval: duration('5m'),
+              claims_refresh_grace: duration('5m'),
+              http_timeout: duration('5s'),
               login_timeout: duration('10m'),
               allow_insecure_http: { type: 'boolean', default: false },
             },

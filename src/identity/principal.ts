@@ -18,4 +18,9 @@ export interface Principal {
   readonly expiresAt: number | undefined;
   /** The browser session id, for sessions only. */
   readonly sessionId?: string | undefined;
+  /**
+   * Sessions only: the claims are the last known ones, because their refresh is due but the
+   * IdP could not be reached (within `claims_refresh_grace`).
+   */
+  readonly claimsStale?: boolean | undefined;
 }

@@ -1,7 +1,7 @@
 import type { IdentityResult } from '../identity/identity-result.js';
 import type { Decision } from '../policy/decision.js';
 import type { RequestFacts } from '../request/facts.js';
-import { denyBody } from './deny-body.js';
+import { denyBody, type LoginProblemPage } from './deny-body.js';
 import { withoutCookies } from '../session/cookies.js';
 import { ASSERTION_HEADER, DECISION_ID_HEADER, identityHeaders, spoofedHeaders } from './identity-headers.js';
 
@@ -15,6 +15,8 @@ export interface CheckOutcome {
   readonly extraHeaders?: readonly [string, string][] | undefined;
   /** Signed identity for the upstream (`x-verdict-jwt-assertion`), on allow. */
   readonly assertion?: string | undefined;
+  /** A login that failed at the IdP: the page browsers get instead of the generic deny page. */
+  readonly page?: LoginProblemPage | undefined;
 }
 
 export interface ResponseOptions {
@@ -66,7 +68,8 @@ const GRPC_UNAUTHENTICATED = 16;
 function grpcCode(status: number): number {
   if (status === 200) return GRPC_OK;
   if (status === 401) return GRPC_UNAUTHENTICATED;
-  if (status === 503) return GRPC_UNAVAILABLE;
+  // 502: the login's IdP did not answer.
+  if (status === 502 || status === 503) return GRPC_UNAVAILABLE;
   return GRPC_PERMISSION_DENIED;
 }
 
@@ -91,7 +94,7 @@ function metadata(o: CheckOutcome, m: MetadataFields): { fields: Record<string, 
 
 /** Whether two outcomes give the same CheckResponse (it is built from these fields only). */
 export function sameOutcome(a: CheckOutcome, b: CheckOutcome): boolean {
-  return a.decisionId === b.decisionId && a.decision === b.decision && a.identity === b.identity && a.facts === b.facts && a.extraHeaders === b.extraHeaders && a.assertion === b.assertion;
+  return a.decisionId === b.decisionId && a.decision === b.decision && a.identity === b.identity && a.facts === b.facts && a.extraHeaders === b.extraHeaders && a.assertion === b.assertion && a.page === b.page;
 }
 
 /** `WWW-Authenticate` for a 401 (RFC 6750), naming a rejected token as such. */
@@ -117,7 +120,7 @@ export function allowHeaders(o: CheckOutcome, options: ResponseOptions): { set: 
 /** On deny: what the client gets, in gRPC and HTTP modes alike. */
 export function denyAnswer(o: CheckOutcome, options: ResponseOptions): { status: number; headers: [string, string][]; body: string } {
   const d = o.decision;
-  const body = denyBody(d, o.decisionId, o.facts?.headers.get('accept'), options.exposeReasons);
+  const body = denyBody(d, o.decisionId, o.facts?.headers.get('accept'), options.exposeReasons, o.page);
   const headers: [string, string][] = [
     [DECISION_ID_HEADER, o.decisionId],
     ['content-type', body.contentType],

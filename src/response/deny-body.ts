@@ -1,5 +1,15 @@
 import type { Decision } from '../policy/decision.js';
 
+/**
+ * A login that failed at the IdP, as the browser is told: `idp-unavailable` (the IdP did not
+ * answer: "try again"), `idp-denied` (the IdP refused, e.g. `access_denied`: "start over").
+ * `again` is the same-host path that starts a new login back to where the person was going.
+ */
+export interface LoginProblemPage {
+  readonly kind: 'idp-unavailable' | 'idp-denied';
+  readonly again: string;
+}
+
 export interface DenyBody {
   readonly contentType: string;
   readonly body: string;
@@ -12,6 +22,7 @@ const TITLES: Record<number, string> = {
   401: 'Sign-in required',
   403: 'Access denied',
   404: 'Not found',
+  502: 'Bad gateway',
   503: 'Service unavailable',
 };
 
@@ -22,6 +33,7 @@ const ERRORS: Record<number, string> = {
   401: 'unauthenticated',
   403: 'forbidden',
   404: 'not_found',
+  502: 'bad_gateway',
   503: 'unavailable',
 };
 
@@ -71,8 +83,36 @@ function logoutConfirmPage(decisionId: string): DenyBody {
   return { contentType: 'text/html; charset=utf-8', body };
 }
 
-export function denyBody(decision: Decision, decisionId: string, accept: string | undefined, exposeReasons: boolean): DenyBody {
+const LOGIN_PAGES = {
+  'idp-unavailable': {
+    title: 'Sign-in could not be completed',
+    text: 'The identity provider did not answer, so your sign-in could not be completed. This is usually temporary.',
+    link: 'Try again',
+  },
+  'idp-denied': {
+    title: 'Sign-in was not completed',
+    text: 'The identity provider did not grant the sign-in (it was cancelled or refused there).',
+    link: 'Start over',
+  },
+} as const;
+
+/**
+ * A login that failed at the IdP: what happened in words, and a link that starts a new login
+ * (a plain same-host link: no script, nothing of the failed attempt in it).
+ */
+function loginProblemPage(page: LoginProblemPage, decisionId: string): DenyBody {
+  const p = LOGIN_PAGES[page.kind];
+  const body =
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${p.title}</title>` +
+    `<meta name="viewport" content="width=device-width,initial-scale=1">${STYLE}</head><body><h1>${p.title}</h1>` +
+    `<p>${p.text}</p><p><a id="again" href="${escapeHtml(page.again)}">${p.link}</a></p>` +
+    `<p>Decision id: <code>${escapeHtml(decisionId)}</code></p></body></html>`;
+  return { contentType: 'text/html; charset=utf-8', body };
+}
+
+export function denyBody(decision: Decision, decisionId: string, accept: string | undefined, exposeReasons: boolean, page?: LoginProblemPage): DenyBody {
   if (decision.reasons[0] === 'logout-confirm' && prefersHtml(accept)) return logoutConfirmPage(decisionId);
+  if (page && prefersHtml(accept)) return loginProblemPage(page, decisionId);
   const reasons = exposeReasons ? decision.reasons : [];
   if (!prefersHtml(accept)) {
     return {

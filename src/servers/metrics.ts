@@ -34,6 +34,7 @@ export class Metrics {
   readonly #late: Counter<'transport'>;
   readonly #auditWrite: Histogram;
   readonly #tokenCache: Counter<'result'>;
+  readonly #refreshFailures: Counter<'kind'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'verdict_' });
@@ -126,6 +127,12 @@ export class Metrics {
       labelNames: ['result'],
       registers: [this.registry],
     });
+    this.#refreshFailures = new Counter({
+      name: 'verdict_session_refresh_failures_total',
+      help: 'Failed claims refreshes of browser sessions, by kind: oauth_error and invalid end the session; unavailable (IdP unreachable, timeout, 5xx) keeps it on its last claims within claims_refresh_grace.',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
     this.#auditWrite = new Histogram({
       name: 'verdict_audit_write_seconds',
       help: 'Time to hand a decision record to the audit sink and have it accepted (sync mode: written, and flushed with durability disk).',
@@ -187,6 +194,10 @@ export class Metrics {
 
   jwksFetch(issuer: string, outcome: 'ok' | 'error'): void {
     this.#jwksFetches.inc({ issuer, outcome });
+  }
+
+  sessionRefreshFailure(kind: 'oauth_error' | 'invalid' | 'unavailable'): void {
+    this.#refreshFailures.inc({ kind });
   }
 
   lateAnswer(transport: 'grpc' | 'http'): void {

@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import type { OidcConfig } from '../config/config.js';
+import { parseDuration } from '../duration.js';
 
 export interface LoginRequest {
   readonly url: string;
@@ -12,6 +13,33 @@ export interface TokenResult {
   readonly claims: Readonly<Record<string, unknown>>;
   readonly refreshToken: string | undefined;
   readonly idToken: string | undefined;
+}
+
+/**
+ * How a request to the IdP failed:
+ * - `oauth_error`: the IdP answered with an OAuth error body (`invalid_grant`: the refresh
+ *   token is revoked or expired, the user is gone; `invalid_client`, ...): a verdict.
+ * - `invalid`: the IdP answered, but the answer failed our checks (another subject, ID token
+ *   claims), or there was nothing to ask with (no refresh token): a verdict too.
+ * - `unavailable`: no usable answer: connection refused or reset, timeout, 5xx, an answer
+ *   that is not an OAuth response at all (an HTML error page of a proxy, unparseable JSON), or
+ *   the OAuth errors that mean "later" (`temporarily_unavailable`, `server_error`). A blip.
+ */
+export type IdpFailure = 'oauth_error' | 'invalid' | 'unavailable';
+
+const LATER_ERRORS = new Set(['temporarily_unavailable', 'server_error']);
+const NO_ANSWER_CODES = new Set(['OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON', 'OAUTH_PARSE_ERROR', 'OAUTH_INVALID_RESPONSE', 'OAUTH_TIMEOUT', 'OAUTH_ABORT']);
+
+export function idpFailure(e: unknown): IdpFailure {
+  if (e instanceof client.ResponseBodyError || e instanceof client.WWWAuthenticateChallengeError) {
+    const error = e instanceof client.ResponseBodyError ? e.error : undefined;
+    return e.status >= 500 || (error !== undefined && LATER_ERRORS.has(error)) ? 'unavailable' : 'oauth_error';
+  }
+  // undici's `fetch failed` (refused, reset, DNS); other TypeErrors are bugs, not blips.
+  if (e instanceof TypeError) return e.message === 'fetch failed' ? 'unavailable' : 'invalid';
+  if (e instanceof client.ClientError && e.code !== undefined && NO_ANSWER_CODES.has(e.code)) return 'unavailable';
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) return 'unavailable';
+  return 'invalid';
 }
 
 /**
@@ -32,7 +60,8 @@ export class OidcClient {
     this.#config ??= client
       .discovery(new URL(this.#options.issuer), this.#options.client_id, this.#options.client_secret, undefined, {
         execute: this.#options.allow_insecure_http ? [client.allowInsecureRequests] : [],
-        timeout: 5,
+        // Seconds; kept on the configuration for every later request (token, UserInfo) too.
+        timeout: Math.max(1, parseDuration(this.#options.http_timeout) ?? 5000) / 1000,
       })
       .catch((e: unknown) => {
         this.#config = undefined;

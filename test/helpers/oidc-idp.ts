@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider, { type Configuration } from 'oidc-provider';
 
@@ -9,8 +9,16 @@ export interface IdpUser {
 }
 
 /**
+ * A fault of the token endpoint (outage tests): an HTTP status with a non-OAuth body (a
+ * proxy's error page) or with an OAuth error body, an answer that never comes, or a
+ * connection dropped without an answer.
+ */
+export type TokenFault = { status: number; oauthError?: string } | 'hang' | 'reset';
+
+/**
  * A real OpenID Provider (the `oidc-provider` package) on loopback, with its built-in
  * development login and consent pages, two users, and groups that tests may change.
+ * Tests may also break its token endpoint (`tokenFault`) or stop it altogether (`stop`).
  */
 export class TestOidcProvider {
   readonly users = new Map<string, IdpUser>([
@@ -20,12 +28,21 @@ export class TestOidcProvider {
   server!: Server;
   issuer = '';
   provider!: Provider;
+  port = 0;
+  /** Requests to the token endpoint so far (code exchanges and refreshes, faulted ones too). */
+  tokenRequests = 0;
+  /** The fault the token endpoint answers with, while set. */
+  tokenFault: TokenFault | undefined;
+  /** How many more token requests get `tokenFault` (undefined: all, until it is cleared). */
+  tokenFaultTimes: number | undefined;
+  readonly #held = new Set<ServerResponse>();
 
   static async start(client: { redirectUris: string[]; postLogoutRedirectUris?: string[] }): Promise<TestOidcProvider> {
     const idp = new TestOidcProvider();
     idp.server = createServer();
     await new Promise<void>((r) => idp.server.listen(0, '127.0.0.1', r));
-    idp.issuer = `http://127.0.0.1:${(idp.server.address() as AddressInfo).port}`;
+    idp.port = (idp.server.address() as AddressInfo).port;
+    idp.issuer = `http://127.0.0.1:${idp.port}`;
     const configuration: Configuration = {
       clients: [
         {
@@ -58,8 +75,52 @@ export class TestOidcProvider {
     };
     idp.provider = new Provider(idp.issuer, configuration);
     idp.provider.proxy = false;
-    idp.server.on('request', idp.provider.callback());
+    const serve = idp.provider.callback();
+    idp.server.on('request', (req, res) => {
+      if (req.method === 'POST' && req.url?.startsWith('/token')) {
+        idp.tokenRequests++;
+        const fault = idp.tokenFault;
+        if (fault !== undefined && (idp.tokenFaultTimes === undefined || idp.tokenFaultTimes-- > 0)) {
+          if (fault === 'reset') {
+            req.socket.destroy();
+          } else if (fault === 'hang') {
+            idp.#held.add(res);
+            res.on('close', () => idp.#held.delete(res));
+          } else if (fault.oauthError) {
+            res.writeHead(fault.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: fault.oauthError }));
+          } else {
+            res.writeHead(fault.status, { 'content-type': 'text/html' }).end('<html><body><h1>Bad gateway</h1></body></html>');
+          }
+          return;
+        }
+      }
+      void serve(req, res);
+    });
     return idp;
+  }
+
+  /** Clears the token fault; answers held by `hang` are dropped. */
+  heal(): void {
+    this.tokenFault = undefined;
+    this.tokenFaultTimes = undefined;
+    for (const res of this.#held) res.destroy();
+  }
+
+  /** Stops listening (connections are refused) until `start`; the port stays this IdP's issuer. */
+  stop(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+
+  /** Listens again on the same port (the issuer URL is unchanged). */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
   }
 
   close(): Promise<void> {
