@@ -149,4 +149,34 @@ describe('a real browser logs in through nginx and Verdict against a real IdP', 
     await fresh.close();
     await context.close();
   });
+
+  it('a login whose code exchange fails at the IdP: a try-again page (502), the same on reload, and its link completes the login', async (ctx) => {
+    if (!ready) return ctx.skip('chromium or nginx missing');
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    idp.tokenFault = { status: 502 };
+    idp.tokenFaultTimes = 1;
+    try {
+      const before = idp.tokenRequests;
+      const callback = page.waitForResponse((r) => new URL(r.url()).pathname === '/.verdict/callback');
+      await page.goto(app('app', '/reports?y=2'));
+      await signIn(page, 'alice');
+      assert.equal((await callback).status(), 502);
+      await page.waitForSelector('#again');
+      assert.match((await page.textContent('body')) ?? '', /identity provider did not answer/);
+      // A reload of the failed callback: the same page, and the code is not sent again.
+      assert.equal((await page.reload())?.status(), 502);
+      assert.equal(await page.textContent('#again'), 'Try again');
+      assert.equal(idp.tokenRequests, before + 1);
+      // The link: a new login (the IdP remembers alice), back to the page she asked for.
+      await page.click('#again');
+      await page.waitForURL((u) => u.href.startsWith(idp.issuer) || u.href === app('app', '/reports?y=2'));
+      if (page.url().startsWith(idp.issuer)) await signIn(page, 'alice');
+      await page.waitForURL(app('app', '/reports?y=2'));
+      assert.equal(await page.textContent('#hello'), 'Hello alice');
+    } finally {
+      idp.heal();
+      await context.close();
+    }
+  });
 });
