@@ -2,21 +2,29 @@ import { Worker } from 'node:worker_threads';
 import { VerdictError, type Problem } from '../errors.js';
 import { compileSteps, type ParsedFile } from '../policy/compile-policy.js';
 import type { PolicySet } from '../policy/policy-set.js';
+import { collectYoungGeneration } from './young-collection.js';
 
 /** Longest stretch of compile work between two turns of the event loop. */
 const SLICE_MS = 4;
 
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
 /**
  * Runs steps in slices of a few milliseconds, yielding to the event loop between
  * slices, so checks and health probes keep being answered while a large set compiles.
+ * `betweenSlices` runs after each slice, in a turn of its own.
  */
-export async function runSliced<T>(steps: Generator<void, T, void>, sliceMs = SLICE_MS): Promise<T> {
+export async function runSliced<T>(steps: Generator<void, T, void>, sliceMs = SLICE_MS, betweenSlices?: () => void): Promise<T> {
   let deadline = performance.now() + sliceMs;
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
     if (performance.now() >= deadline) {
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
+      if (betweenSlices) {
+        betweenSlices();
+        await nextTurn();
+      }
       deadline = performance.now() + sliceMs;
     }
   }
@@ -124,7 +132,9 @@ export class PolicyParser {
  */
 export async function loadPolicyDirOffThread(dir: string, parser: PolicyParser): Promise<PolicySet> {
   const files = await parser.parse(dir);
-  const result = await runSliced(compileSteps(files, {}));
+  // What a slice compiles survives (it is the new set): collected slice by slice, each
+  // young-generation collection stays short (young-collection.ts).
+  const result = await runSliced(compileSteps(files, {}), SLICE_MS, collectYoungGeneration);
   if (!result.ok) throw new VerdictError('POLICY_INVALID', 'invalid policy', { problems: result.problems });
   return result.policy;
 }
