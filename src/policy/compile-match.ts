@@ -23,26 +23,37 @@ export function compileMatch(spec: MatchSpec | undefined, pointer: string): Comp
   const pathKeys = (['path_prefix', 'path', 'path_regex'] as const).filter((k) => spec[k] !== undefined);
   if (pathKeys.length > 1) throw new RuleCompileError(pointer, `use only one of path_prefix, path, path_regex (found ${pathKeys.join(', ')})`);
 
-  const exact = new Set<string>();
-  const suffixes: string[] = [];
+  // One closure per route over plain values (no per-route Set for one host, no closure per
+  // part): at 10,000 routes every object counts in memory and in GC work during a reload.
+  let exact: string | Set<string> | undefined;
+  let suffixes: string | string[] | undefined;
   for (const h of spec.hosts ?? []) {
     const n = normalizeHost(h);
-    if (n.startsWith('*.')) suffixes.push(n.slice(1));
-    else exact.add(n);
+    if (n.startsWith('*.')) suffixes = suffixes === undefined ? n.slice(1) : [...(typeof suffixes === 'string' ? [suffixes] : suffixes), n.slice(1)];
+    else exact = exact === undefined || exact === n ? n : new Set([...(typeof exact === 'string' ? [exact] : exact), n]);
   }
   const anyHost = spec.hosts === undefined;
-  const hostOk = (host: string): boolean => anyHost || exact.has(host) || suffixes.some((s) => host.length > s.length && host.endsWith(s));
-
-  let pathOk: (path: string) => boolean = () => true;
-  if (spec.path !== undefined) {
-    const p = spec.path;
-    pathOk = (path) => path === p;
-  } else if (spec.path_prefix !== undefined) {
-    const p = spec.path_prefix;
-    pathOk = (path) => path.startsWith(p);
-  } else if (spec.path_regex !== undefined) {
-    pathOk = compileAnchoredRegex(spec.path_regex, pointerJoin(pointer, 'path_regex'));
-  }
+  const kind = spec.path !== undefined ? PATH_EXACT : spec.path_prefix !== undefined ? PATH_PREFIX : spec.path_regex !== undefined ? PATH_REGEX : PATH_ANY;
+  const p = spec.path ?? spec.path_prefix ?? '';
+  const regex = spec.path_regex === undefined ? undefined : compileAnchoredRegex(spec.path_regex, pointerJoin(pointer, 'path_regex'));
   const methods = spec.methods === undefined ? undefined : new Set(spec.methods);
-  return (facts) => hostOk(facts.host) && pathOk(facts.path) && (methods === undefined || methods.has(facts.method));
+  return (facts) =>
+    (anyHost || hostMatches(facts.host, exact, suffixes)) &&
+    (kind === PATH_ANY || (kind === PATH_PREFIX ? facts.path.startsWith(p) : kind === PATH_EXACT ? facts.path === p : regex!(facts.path))) &&
+    (methods === undefined || methods.has(facts.method));
+}
+
+const PATH_ANY = 0;
+const PATH_EXACT = 1;
+const PATH_PREFIX = 2;
+const PATH_REGEX = 3;
+
+function endsBelow(host: string, suffix: string): boolean {
+  return host.length > suffix.length && host.endsWith(suffix);
+}
+
+function hostMatches(host: string, exact: string | Set<string> | undefined, suffixes: string | string[] | undefined): boolean {
+  if (exact !== undefined && (typeof exact === 'string' ? host === exact : exact.has(host))) return true;
+  if (suffixes === undefined) return false;
+  return typeof suffixes === 'string' ? endsBelow(host, suffixes) : suffixes.some((s) => endsBelow(host, s));
 }

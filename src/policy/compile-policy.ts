@@ -5,7 +5,7 @@ import { RuleCompileError, pointerJoin } from './compile-error.js';
 import { compileMatch, type MatchSpec } from './compile-match.js';
 import { normalizeHost } from './host-pattern.js';
 import { claimNames } from './claim-names.js';
-import { compileRule } from './compile-rule.js';
+import { compileRule, type SharedRules } from './compile-rule.js';
 import { RouteIndex } from './index/route-index.js';
 import type { CompileEnv } from './criteria/criterion.js';
 import type { CompiledRoute, PolicySet } from './policy-set.js';
@@ -79,21 +79,21 @@ export function parseSources(sources: readonly PolicySource[]): ParsedFile[] {
   });
 }
 
-function compileRoute(r: RouteJson, file: string, pointer: string, env: CompileEnv): CompiledRoute {
+function compileRoute(r: RouteJson, file: string, pointer: string, env: CompileEnv, shared: SharedRules): CompiledRoute {
   return Object.freeze({
     id: r.id,
     description: r.description,
     to: r.to,
     match: compileMatch(r.match, pointerJoin(pointer, 'match')),
-    allow: r.allow === undefined ? undefined : compileRule(r.allow, pointerJoin(pointer, 'allow'), env),
-    deny: r.deny === undefined ? undefined : compileRule(r.deny, pointerJoin(pointer, 'deny'), env),
+    allow: r.allow === undefined ? undefined : compileRule(r.allow, pointerJoin(pointer, 'allow'), env, undefined, shared),
+    deny: r.deny === undefined ? undefined : compileRule(r.deny, pointerJoin(pointer, 'deny'), env, undefined, shared),
     issuers: r.issuers === undefined ? undefined : new Set(r.issuers),
     shadow:
       r.shadow === undefined
         ? undefined
         : {
-            allow: r.shadow.allow === undefined ? undefined : compileRule(r.shadow.allow, pointerJoin(pointerJoin(pointer, 'shadow'), 'allow'), env),
-            deny: r.shadow.deny === undefined ? undefined : compileRule(r.shadow.deny, pointerJoin(pointerJoin(pointer, 'shadow'), 'deny'), env),
+            allow: r.shadow.allow === undefined ? undefined : compileRule(r.shadow.allow, pointerJoin(pointerJoin(pointer, 'shadow'), 'allow'), env, undefined, shared),
+            deny: r.shadow.deny === undefined ? undefined : compileRule(r.shadow.deny, pointerJoin(pointerJoin(pointer, 'shadow'), 'deny'), env, undefined, shared),
           },
     file,
     pointer,
@@ -113,6 +113,7 @@ export function* compileSteps(files: readonly ParsedFile[], env: CompileEnv): Ge
   const index = new RouteIndex();
   const hosts = new Set<string>();
   const claimSet = new Set<string>();
+  const shared: SharedRules = new Map();
   for (const file of files) {
     if (file.problems) {
       problems.push(...file.problems);
@@ -123,7 +124,7 @@ export function* compileSteps(files: readonly ParsedFile[], env: CompileEnv): Ge
       i++;
       const pointer = pointerJoin('/routes', i);
       try {
-        const route = compileRoute(r, file.name, pointer, env);
+        const route = compileRoute(r, file.name, pointer, env, shared);
         const dup = byId.get(r.id);
         if (dup) {
           problems.push({ file: file.name, pointer: pointerJoin(pointer, 'id'), message: `route id ${JSON.stringify(r.id)} is already used at ${dup.file}:${dup.pointer}` });

@@ -1,36 +1,41 @@
 import type { MatchSpec } from '../compile-match.js';
 
+/** Up to this many routes, a bucket is a plain list: all of them are candidates. */
+const SMALL = 8;
+
 /**
  * The routes of one host bucket by path: exact paths in a map, prefixes in a map per
  * prefix length (a path has one candidate prefix per distinct length, so lookup cost
  * follows the number of distinct prefix lengths, not the number of routes), regex
  * routes in a list. A route without a path matcher is the empty prefix.
+ *
+ * Most buckets hold one route: route-index.ts keeps those as the bare position and makes
+ * a PathIndex only for a second one (10,000 routes make ~17,500 buckets; memory and GC
+ * work at that size). Small buckets are a list of positions; the maps are built past
+ * SMALL, reading each route's spec from `specOf`.
  */
-/** Up to this many routes, a bucket is a plain list: all of them are candidates. */
-const SMALL = 8;
-
 export class PathIndex {
-  // Most buckets hold one or two routes: a list is enough for them and costs less memory
-  // than the maps (10,000 routes make ~17,500 buckets). Maps are built past SMALL.
-  #small: number[] | undefined = [];
-  #smallSpecs: MatchSpec[] | undefined = [];
+  #small: number[] | undefined;
   #exact: Map<string, number[]> | undefined;
   #prefixes: Map<string, number[]> | undefined;
   #lengths: number[] | undefined;
   #regex: number[] | undefined;
 
-  add(position: number, spec: MatchSpec): void {
-    if (this.#small && this.#smallSpecs) {
+  constructor(positions: number[]) {
+    this.#small = positions;
+  }
+
+  add(position: number, specOf: (position: number) => MatchSpec): void {
+    if (this.#small) {
       if (this.#small.length < SMALL) {
         this.#small.push(position);
-        this.#smallSpecs.push(spec);
         return;
       }
-      const [positions, specs] = [this.#small, this.#smallSpecs];
-      this.#small = this.#smallSpecs = undefined;
-      positions.forEach((p, i) => this.#addIndexed(p, specs[i]!));
+      const positions = this.#small;
+      this.#small = undefined;
+      for (const p of positions) this.#addIndexed(p, specOf(p));
     }
-    this.#addIndexed(position, spec);
+    this.#addIndexed(position, specOf(position));
   }
 
   #addIndexed(position: number, spec: MatchSpec): void {

@@ -12,18 +12,25 @@ import { PathIndex } from './path-index.js';
  * still checked with its own compiled matcher, lowest position first, so the answer
  * is exactly the linear first-match scan's (a property test holds the two equal).
  */
+/** A bucket of one route is its position alone (the common case); more make a PathIndex. */
+type Bucket = number | PathIndex;
+
 export class RouteIndex {
   #routes: readonly CompiledRoute[] = [];
-  readonly #anyHost = new PathIndex();
-  readonly #exact = new Map<string, PathIndex>();
-  readonly #suffix = new Map<string, PathIndex>();
+  #anyHost: Bucket | undefined;
+  readonly #exact = new Map<string, Bucket>();
+  readonly #suffix = new Map<string, Bucket>();
+  /** Each added route's match spec by position, while routes are added (read when a bucket grows). */
+  #specs: MatchSpec[] | undefined = [];
+  readonly #specOf = (position: number): MatchSpec => this.#specs![position]!;
 
   /** Adds the route at `position` of the route list (positions ascend). */
   add(route: CompiledRoute, position: number): void {
     if (route.match === undefined) return; // reachable only by id
     const spec = (route.source.match ?? {}) as MatchSpec;
+    this.#specs![position] = spec;
     if (spec.hosts === undefined) {
-      this.#anyHost.add(position, spec);
+      this.#anyHost = this.#grow(this.#anyHost, position);
       return;
     }
     const seen = new Set<string>();
@@ -32,24 +39,35 @@ export class RouteIndex {
       if (seen.has(n)) continue;
       seen.add(n);
       // `*.example.com` matches names ending in `.example.com`, never example.com itself.
-      if (n.startsWith('*.')) bucket(this.#suffix, n.slice(1)).add(position, spec);
-      else bucket(this.#exact, n).add(position, spec);
+      const map = n.startsWith('*.') ? this.#suffix : this.#exact;
+      const key = n.startsWith('*.') ? n.slice(1) : n;
+      const before = map.get(key);
+      const after = this.#grow(before, position);
+      if (after !== before) map.set(key, after);
     }
+  }
+
+  #grow(bucket: Bucket | undefined, position: number): Bucket {
+    if (bucket === undefined) return position;
+    if (typeof bucket === 'number') return new PathIndex([bucket, position]);
+    bucket.add(position, this.#specOf);
+    return bucket;
   }
 
   /** Call once after the last `add`, with the full route list. */
   seal(routes: readonly CompiledRoute[]): void {
     this.#routes = routes;
+    this.#specs = undefined;
   }
 
   lookup(facts: RequestFacts): CompiledRoute | undefined {
     const { host, path } = facts;
     const candidates: number[] = [];
-    this.#anyHost.collect(path, candidates);
-    this.#exact.get(host)?.collect(path, candidates);
+    collect(this.#anyHost, path, candidates);
+    collect(this.#exact.get(host), path, candidates);
     if (this.#suffix.size > 0) {
       // Every `.`-suffix of the host below its first character: the wildcards it can match.
-      for (let i = host.indexOf('.', 1); i >= 0; i = host.indexOf('.', i + 1)) this.#suffix.get(host.slice(i))?.collect(path, candidates);
+      for (let i = host.indexOf('.', 1); i >= 0; i = host.indexOf('.', i + 1)) collect(this.#suffix.get(host.slice(i)), path, candidates);
     }
     if (candidates.length > 1) candidates.sort((a, b) => a - b);
     for (const position of candidates) {
@@ -60,8 +78,8 @@ export class RouteIndex {
   }
 }
 
-function bucket(map: Map<string, PathIndex>, key: string): PathIndex {
-  let b = map.get(key);
-  if (!b) map.set(key, (b = new PathIndex()));
-  return b;
+function collect(bucket: Bucket | undefined, path: string, out: number[]): void {
+  if (bucket === undefined) return;
+  if (typeof bucket === 'number') out.push(bucket);
+  else bucket.collect(path, out);
 }

@@ -77,3 +77,25 @@ describe('invalid policies are refused with file:pointer: message', () => {
     assert.ok(Object.isFrozen(r1.policy) && Object.isFrozen(r1.policy.routes));
   });
 });
+
+describe('identical rules share one compiled form', () => {
+  it('compiles a rule repeated across routes once, and decides each route as before', () => {
+    const deny = { and: [{ http_method: { in: ['DELETE'] } }, { not: { groups: { has: 'admins' } } }] };
+    const r = compilePolicy([{ name: 'p.json', text: JSON.stringify({ version: 1, routes: [
+      { id: 'a', match: { hosts: ['a.example.com'] }, allow: { groups: { has: 'a' } }, deny },
+      { id: 'b', match: { hosts: ['b.example.com'] }, allow: { groups: { has: 'b' } }, deny },
+    ] }) }], ENV);
+    assert.ok(r.ok);
+    const [a, b] = r.policy.routes;
+    assert.equal(a!.deny, b!.deny, 'the same deny is one compiled rule');
+    assert.notEqual(a!.allow, b!.allow, 'different allows stay apart');
+  });
+
+  it('reports a bad rule at every place it appears', () => {
+    const bad = { http_method: 'delete' };
+    const found = problems({ version: 1, routes: [{ id: 'a', deny: bad }, { id: 'b', deny: bad }] });
+    assert.equal(found.length, 2, found.join('\n'));
+    assert.match(found[0]!, /\/routes\/0\/deny\/http_method: "delete" never matches/);
+    assert.match(found[1]!, /\/routes\/1\/deny\/http_method: "delete" never matches/);
+  });
+});
