@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, exportSPKI, generateKeyPair, importJWK, importPKCS8, type CryptoKey } from 'jose';
 import { controlRecord } from './audit/record.js';
-import { runCheck, type CheckDeps } from './check.js';
+import { answerSent, runCheck, type CheckDeps } from './check.js';
 import type { Config } from './config/config.js';
 import { VerdictError, describeError } from './errors.js';
 import { defaultIssuers, durationMs, identityFromConfig } from './identity/from-config.js';
@@ -363,6 +363,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
       return checkResponse(auditFailure(), responseOptions);
     },
     { maxMessageBytes: config.grpc.max_message_bytes, maxConcurrentStreams: config.grpc.max_concurrent_streams, maxSessionMemoryMb: config.grpc.max_session_memory_mb },
+    answerSent,
   );
   const trusted = trustedProxies(config);
   const httpCheckTimeoutMs = durationMs(config.http.check_timeout);
@@ -381,7 +382,9 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
           const checkAnswer = (o: CheckOutcome): void => checkHeaders(httpAnswer(o, responseOptions, mode === 'envoy').headers);
           // HTTP callers send no deadline: the configured bound stands in, so a stalled store or
           // JWKS is answered 503 in time rather than holding the request for the whole stall.
-          return httpAnswer(await runCheck(deps, 'http', build, Date.now() + httpCheckTimeoutMs, { loginRedirect, checkAnswer }), responseOptions, mode === 'envoy');
+          const answer = httpAnswer(await runCheck(deps, 'http', build, Date.now() + httpCheckTimeoutMs, { loginRedirect, checkAnswer }), responseOptions, mode === 'envoy');
+          answerSent();
+          return answer;
         } catch (e) {
           log.error({ err: describeError(e) }, 'check failed before its audit record was written; denying');
           return httpAnswer(auditFailure(), responseOptions);

@@ -88,6 +88,11 @@ function withoutRedacted<T extends Record<string, unknown>>(attributes: T, keys:
 // One deadline queue for every check in this process (see check-deadlines.ts).
 const deadlines = new CheckDeadlines();
 
+/** A transport handed an answer over (serialized, framed): ends one answer of a burst (check-deadlines.ts). */
+export function answerSent(): void {
+  deadlines.answerSent();
+}
+
 /** When the answer must be ready: a little before the caller's deadline, earlier under load. */
 function answerBy(deadlineMs: number | undefined, nowMs: number): number | undefined {
   if (deadlineMs === undefined || !Number.isFinite(deadlineMs)) return undefined;

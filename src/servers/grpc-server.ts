@@ -4,6 +4,7 @@ import { authCodec } from '../envoy/codec.js';
 import { AUTHORIZATION_SERVICE } from '../envoy/protos.js';
 import type { CheckRequestLike } from '../request/check-request.js';
 import { HealthService } from './health-service.js';
+import { ReadDelay } from './read-delay.js';
 
 export type CheckHandler = (request: CheckRequestLike, deadlineMs: number | undefined) => Promise<Record<string, unknown>>;
 
@@ -24,10 +25,13 @@ function authorizationService(): grpc.ServiceDefinition {
   };
 }
 
+const readDelay = new ReadDelay();
+
+/** The call's deadline, moved earlier by the time it may have waited unread (read-delay.ts). */
 function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
   const d = call.getDeadline();
-  if (d instanceof Date) return d.getTime();
-  return typeof d === 'number' && Number.isFinite(d) ? d : undefined;
+  const ms = d instanceof Date ? d.getTime() : typeof d === 'number' && Number.isFinite(d) ? d : undefined;
+  return ms === undefined ? undefined : readDelay.deadline(ms);
 }
 
 /** What one client may make the server hold: `grpc.*` in the config. */
@@ -60,7 +64,8 @@ export class GrpcServer {
   readonly server: grpc.Server;
   readonly health = new HealthService({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });
 
-  constructor(handler: CheckHandler, onHandlerError: (e: unknown) => Record<string, unknown>, limits: GrpcLimits) {
+  /** `onAnswered`: an answer was handed to grpc-js (serialized and framed), for the cost of answering. */
+  constructor(handler: CheckHandler, onHandlerError: (e: unknown) => Record<string, unknown>, limits: GrpcLimits, onAnswered?: () => void) {
     this.server = new grpc.Server({
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.enable_channelz': 0,
@@ -74,8 +79,14 @@ export class GrpcServer {
     this.server.addService(authorizationService(), {
       Check: (call: grpc.ServerUnaryCall<CheckRequestLike, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         handler(call.request, deadlineOf(call)).then(
-          (response) => callback(null, response),
-          (e: unknown) => callback(null, onHandlerError(e)),
+          (response) => {
+            callback(null, response);
+            onAnswered?.();
+          },
+          (e: unknown) => {
+            callback(null, onHandlerError(e));
+            onAnswered?.();
+          },
         );
       },
     });

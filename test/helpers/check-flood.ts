@@ -1,34 +1,69 @@
 /**
  * A separate client process (as Envoy is): fires `count` Check calls at once over
- * `channels` grpc-js channels, each with the same deadline, and prints one JSON summary.
- * Requests are encoded once per token up front, so the flood's own CPU (on a small shared
- * machine) does not delay the calls: the calls leave together, as Envoy's would.
- * Usage: node check-flood.js <port> <count> <deadlineMs> <channels> <tokensFile>
+ * `connections` HTTP/2 connections, each call carrying the same deadline in its
+ * `grpc-timeout` header, and prints one JSON summary.
+ *
+ * Plain node:http2, not grpc-js: on a small shared machine a grpc-js client doing a
+ * thousand calls starved itself (its event loop lagged ~0.7 s, so it timed calls out
+ * whose answers had already arrived). Here each call is a prepared gRPC frame written
+ * once, and an answer costs the client one timestamp; decoding waits until all are in.
+ * Like Envoy, the client judges its own deadline: an answer that arrives after it
+ * counts as `client-deadline-exceeded`, whatever it says.
+ * Usage: node check-flood.js <port> <count> <deadlineMs> <connections> <tokensFile>
  */
 import { readFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
+import * as http2 from 'node:http2';
 import { authCodec } from '../../src/envoy/codec.js';
 import { AUTHORIZATION_SERVICE } from '../../src/envoy/protos.js';
 import { envoyCheckRequest } from './envoy-client.js';
 
-const [port, count, deadlineMs, channels, tokensFile] = process.argv.slice(2);
+const [port, count, deadlineMs, connections, tokensFile] = process.argv.slice(2);
 const tokens = JSON.parse(readFileSync(tokensFile!, 'utf8')) as string[];
 const codec = authCodec();
 const path = `/${AUTHORIZATION_SERVICE}/Check`;
-const clients = Array.from({ length: Number(channels) }, () => new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()));
-const wire = tokens.map((t) => codec.encodeRequest(envoyCheckRequest({ headers: { authorization: `Bearer ${t}` } })));
-type Res = { denied_response?: { status?: { code?: number } }; dynamic_metadata?: { fields?: { reasons?: { listValue?: { values: { stringValue?: string }[] } } } } };
+const frame = (msg: Buffer) => {
+  const f = Buffer.alloc(5 + msg.length);
+  f.writeUInt32BE(msg.length, 1);
+  msg.copy(f, 5);
+  return f;
+};
+const wire = tokens.map((t) => frame(codec.encodeRequest(envoyCheckRequest({ headers: { authorization: `Bearer ${t}` } }))));
+const sessions = Array.from({ length: Number(connections) }, () => http2.connect(`http://127.0.0.1:${port}`));
 
-function call(client: grpc.Client, body: Buffer, deadline: number): Promise<Res> {
-  return new Promise((resolve, reject) =>
-    client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => codec.decodeResponse(b) as Res, body, { deadline }, (err, res) => (err ? reject(err) : resolve(res!))),
-  );
+interface Answer {
+  grpcStatus: number | undefined;
+  grpcMessage: string | undefined;
+  body: Buffer[];
+  atMs: number;
+  error?: string;
 }
 
-// Connect every channel first: the flood measures Verdict, not connection setup.
-const warm = codec.encodeRequest(envoyCheckRequest({ host: 'status.example.com' }));
-await Promise.all(clients.map((c) => call(c, warm, Date.now() + 10_000)));
-const outcomes: Record<string, number> = {};
+function call(session: http2.ClientHttp2Session, body: Buffer, timeoutMs: number, t0: number): Promise<Answer> {
+  return new Promise((resolve) => {
+    const a: Answer = { grpcStatus: undefined, grpcMessage: undefined, body: [], atMs: 0 };
+    const s = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': `${timeoutMs}m` });
+    const status = (h: http2.IncomingHttpHeaders) => {
+      if (h['grpc-status'] !== undefined) {
+        a.grpcStatus = Number(h['grpc-status']);
+        a.grpcMessage = h['grpc-message'] as string | undefined;
+      }
+    };
+    s.on('response', status);
+    s.on('trailers', status);
+    s.on('data', (d: Buffer) => a.body.push(d));
+    s.on('error', (e) => (a.error = e.message));
+    s.on('close', () => {
+      a.atMs = performance.now() - t0;
+      resolve(a);
+    });
+    s.end(body);
+  });
+}
+
+// Connect every connection first: the flood measures Verdict, not connection setup.
+const warm = frame(codec.encodeRequest(envoyCheckRequest({ host: 'status.example.com' })));
+await Promise.all(sessions.map((s) => call(s, warm, 10_000, performance.now())));
+
 let lagMax = 0;
 let lagLast = performance.now();
 const lagTimer = setInterval(() => {
@@ -36,26 +71,28 @@ const lagTimer = setInterval(() => {
   lagMax = Math.max(lagMax, n - lagLast - 5);
   lagLast = n;
 }, 5);
-let maxMs = 0;
-const started = performance.now();
-const deadline = Date.now() + Number(deadlineMs);
-await Promise.all(
-  Array.from({ length: Number(count) }, (_, i) =>
-    call(clients[i % clients.length]!, wire[i % wire.length]!, deadline).then(
-      (res) => {
-        const reasons = res.dynamic_metadata?.fields?.reasons?.listValue?.values.map((v) => v.stringValue).join(',');
-        const key = `${res.denied_response?.status?.code ?? 200} ${reasons}`;
-        outcomes[key] = (outcomes[key] ?? 0) + 1;
-        maxMs = Math.max(maxMs, performance.now() - started);
-      },
-      (e: { code?: number; details?: string }) => {
-        const key = `grpc-error ${e.code} ${String(e.details).split(' after')[0]}`;
-        if (process.env.FLOOD_DEBUG) console.error(e.details, Math.round(performance.now() - started));
-        outcomes[key] = (outcomes[key] ?? 0) + 1;
-      },
-    ),
-  ),
-);
+const timeout = Number(deadlineMs);
+const t0 = performance.now();
+const answers = await Promise.all(Array.from({ length: Number(count) }, (_, i) => call(sessions[i % sessions.length]!, wire[i % wire.length]!, timeout, t0)));
 clearInterval(lagTimer);
-for (const c of clients) c.close();
-process.stdout.write(`${JSON.stringify({ outcomes, maxMs: Math.round(maxMs), clientLagMs: Math.round(lagMax) })}\n`);
+for (const s of sessions) s.close();
+
+const outcomes: Record<string, number> = {};
+let maxMs = 0;
+let minMs = Number.POSITIVE_INFINITY;
+for (const a of answers) {
+  let key: string;
+  if (a.error !== undefined || a.grpcStatus === undefined) key = `stream-error ${a.error ?? 'no grpc-status'}`;
+  else if (a.atMs > timeout) key = 'client-deadline-exceeded';
+  else if (a.grpcStatus !== 0) key = `grpc-error ${a.grpcStatus} ${String(a.grpcMessage).split(' after')[0]}`;
+  else {
+    const buf = Buffer.concat(a.body);
+    const res = codec.decodeResponse(buf.subarray(5, 5 + buf.readUInt32BE(1))) as { denied_response?: { status?: { code?: number } }; dynamic_metadata?: { fields?: { reasons?: { listValue?: { values: { stringValue?: string }[] } } } } };
+    const reasons = res.dynamic_metadata?.fields?.reasons?.listValue?.values.map((v) => v.stringValue).join(',');
+    key = `${res.denied_response?.status?.code ?? 200} ${reasons}`;
+  }
+  outcomes[key] = (outcomes[key] ?? 0) + 1;
+  maxMs = Math.max(maxMs, a.atMs);
+  minMs = Math.min(minMs, a.atMs);
+}
+process.stdout.write(`${JSON.stringify({ outcomes, firstMs: Math.round(minMs), lastMs: Math.round(maxMs), clientLagMs: Math.round(lagMax) })}\n`);

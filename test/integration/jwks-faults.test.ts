@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEMO_POLICY, startTestApp, type TestApp } from '../helpers/app.js';
@@ -10,6 +11,7 @@ import { tempDir } from '../helpers/tmp.js';
 
 const reasonsOf = (r: CheckResponseJs) => r.dynamic_metadata?.fields?.reasons?.listValue?.values.map((v) => v.stringValue) ?? [];
 const statusOf = (r: CheckResponseJs) => r.denied_response?.status?.code ?? 200;
+const lateAnswers = (metrics: string) => Number(/verdict_late_answers_total\{transport="grpc"\} (\d+)/.exec(metrics)?.[1] ?? 0);
 
 /** Polls a condition with a bound (no sleeps racing timers). */
 async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
@@ -83,32 +85,36 @@ describe('JWKS outages and slow JWKS under load (real gRPC clients, real JWKS se
     idp.status = 200;
   });
 
-  // 200 here: this suite shares two small cores with everything else.
-  it('200 checks waiting on one slow JWKS: one fetch, and every answer is Verdict\'s own 503 before the deadline', async () => {
+  it('1,000 checks waiting on one slow JWKS: one fetch, and every client gets Verdict\'s own 503 before its deadline', async () => {
     const tokens = await Promise.all(Array.from({ length: 100 }, (_, i) => slow.token({ sub: `u${i}`, groups: ['sre'] })));
     const dir = tempDir();
     const before = slow.jwksFetches;
-    // The clients run in their own process, as Envoy does: 200 calls over 10 channels, 5 s deadline.
-    const flood = spawn(process.execPath, [join(import.meta.dirname, '../helpers/check-flood.js'), String(t.app.grpcPort), '200', '5000', '10', dir.write('tokens.json', tokens)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lateBefore = lateAnswers(await t.app.metrics.registry.metrics());
+    // The calls come from their own process, as Envoy's do: 1,000 at once over 10 HTTP/2
+    // connections, each with a 5 s deadline (grpc-timeout); the JWKS answers after 12 s.
+    // Envoy has cores of its own; here the client shares two with Verdict and the rest of the
+    // machine, so it runs at a higher priority where allowed (else `nice` warns and runs it
+    // as is): a starved client sends late and reads late, which is the client's delay, not Verdict's.
+    const argv = [join(import.meta.dirname, '../helpers/check-flood.js'), String(t.app.grpcPort), '1000', '5000', '10', dir.write('tokens.json', tokens)];
+    const flood = existsSync('/usr/bin/nice') ? spawn('/usr/bin/nice', ['-n', '-10', process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    flood.stderr.on('data', (d: Buffer) => {
+      if (!/cannot set niceness/.test(d.toString())) process.stderr.write(d);
+    });
     let out = '';
     flood.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await new Promise((r) => flood.on('close', r));
-    const { outcomes } = JSON.parse(out) as { outcomes: Record<string, number> };
-    // Verdict's side: every one of the 200 decided as its own 503, and none ready after the
-    // deadline it was given (grpc-js would then answer DEADLINE_EXCEEDED on its behalf).
-    const metrics = await t.app.metrics.registry.metrics();
-    assert.doesNotMatch(metrics, /verdict_late_answers_total\{transport="grpc"\} [1-9]/, 'no answer ready after its deadline');
-    await until('200 records', () => t.records().filter((r) => String(r['verdict.detail']).includes('deadline exceeded')).length >= 200);
+    const summary = JSON.parse(out) as { outcomes: Record<string, number>; lastMs: number; clientLagMs: number };
+    console.log(`# 1,000 waiting checks: ${JSON.stringify(summary)}`);
+    // The client's side: every call answered in time (by the client's own clock), with
+    // Verdict's 503: no DEADLINE_EXCEEDED, no allow, nothing else.
+    assert.deepEqual(summary.outcomes, { '503 internal-error': 1000 });
+    // Verdict's side: none ready after its deadline, every one recorded as the 503 it answered.
+    assert.equal(lateAnswers(await t.app.metrics.registry.metrics()) - lateBefore, 0, 'no answer ready after its deadline');
+    await until('1,000 records', () => t.records().filter((r) => String(r['verdict.detail']).includes('deadline exceeded')).length >= 1000);
     for (const r of t.records().filter((r) => String(r['verdict.detail']).includes('deadline exceeded'))) {
       assert.equal(r['http.response.status_code'], 503);
       assert.equal(r['verdict.decision'], 'deny');
     }
-    // The client's side: no allow, nothing but Verdict's 503. A grpc-js client process starved
-    // of CPU on a shared machine can give up before reading an answer that arrived in time,
-    // so a client-side timeout is reported, not failed on; Verdict's late count above decides.
-    const other = Object.keys(outcomes).filter((k) => k !== '503 internal-error' && !k.startsWith('grpc-error 4'));
-    assert.deepEqual(other, []);
-    if (outcomes['grpc-error 4 Deadline exceeded']) console.log(`# client-side timeouts (client process starved): ${outcomes['grpc-error 4 Deadline exceeded']}`);
     assert.equal(slow.jwksFetches - before, 1, 'the waiting checks share one fetch');
   });
 
