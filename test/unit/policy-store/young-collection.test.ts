@@ -39,7 +39,8 @@ describe('young-generation collection between reload slices', () => {
     }
     const result = await runSliced(steps(), 4, () => between++);
     assert.equal(result, 'done');
-    // 40 steps of ~1 ms in slices of ≥4 ms: at most 10 boundaries, at least one.
-    assert.ok(between >= 1 && between <= 10, `boundaries: ${between}`);
+    // 40 steps of ≥1 ms in slices of 4 ms: some boundaries, never one per step (a loaded
+    // machine shifts the exact count).
+    assert.ok(between >= 1 && between < 40, `boundaries: ${between}`);
   });
 });
