@@ -1,12 +1,15 @@
 // `node dist/bench/policy-size.js [--sizes=10,100,1000,10000]`: what policy size costs.
 // For each size: `verdict validate` (wall, a new process), the compile alone (in-process),
 // `verdict serve` start → /readyz 200, RSS after start (and above an empty policy), a
-// SIGHUP reload with /healthz and gRPC Check probed all through it (the longest answer),
+// SIGHUP reload with /healthz and gRPC Check probed all through it from a separate small
+// process (reload-probe.ts; the longest answer), the audit file written without fdatasync
+// (`durability: os`, so a Check's answer time is the server's, not the disk's),
 // and the per-decision cost of the first route, the last route and no route, beside the
 // linear scan the index replaced. See bench/README.md.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createInterface } from 'node:readline';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePolicy } from '../src/policy/compile-policy.js';
@@ -15,7 +18,16 @@ import type { CompiledRoute, PolicySet } from '../src/policy/policy-set.js';
 import { loadPolicyDir } from '../src/policy-store/policy-store.js';
 import { PolicyParser, loadPolicyDirOffThread } from '../src/policy-store/load-off-thread.js';
 import type { RequestFacts } from '../src/request/facts.js';
-import { authClient, envoyCheckRequest } from '../test/helpers/envoy-client.js';
+
+interface ProbeResult {
+  longestHealthz: number;
+  longestCheck: number;
+  healthz: number;
+  checks: number;
+  failures: number;
+  statuses: Record<string, number>;
+  proberLongestDelay: number;
+}
 import { sizePolicy, sizeRequests } from './size-policy.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -32,7 +44,7 @@ function folder(n: number): string {
   const dir = join(root, `n${n}`);
   mkdirSync(join(dir, 'policies'), { recursive: true });
   writeFileSync(join(dir, 'policies/app.json'), JSON.stringify(sizePolicy(n)));
-  writeFileSync(join(dir, 'verdict.json'), JSON.stringify({ grpc: { listen: '127.0.0.1:0' }, http: { listen: '127.0.0.1:0' }, policies: { dir: 'policies', watch: false, allow_empty: n === 0 }, audit: { sink: 'file', path: 'audit.jsonl' } }));
+  writeFileSync(join(dir, 'verdict.json'), JSON.stringify({ grpc: { listen: '127.0.0.1:0' }, http: { listen: '127.0.0.1:0' }, policies: { dir: 'policies', watch: false, allow_empty: n === 0 }, audit: { sink: 'file', path: 'audit.jsonl', durability: 'os' } }));
   return dir;
 }
 
@@ -75,55 +87,44 @@ async function serve(dir: string): Promise<{ child: ChildProcess; startMs: numbe
   }
 }
 
-async function reloadUnderProbes(s: { child: ChildProcess; http: number; grpc: number }, dir: string, n: number): Promise<{ reloadMs: number; reloadCpu: number; idleLongest: number; longestHealthz: number; longestCheck: number; probes: number }> {
+async function reloadUnderProbes(s: { child: ChildProcess; http: number; grpc: number }, dir: string, n: number): Promise<{ reloadMs: number; reloadCpu: number; idleLongest: number; longestHealthz: number; longestCheck: number; probes: number; proberStall: number }> {
   // A real change: route 0 gets another group.
   const doc = sizePolicy(n) as { routes: { allow: unknown }[] };
   doc.routes[0]!.allow = { groups: { has: 'reloaded' } };
   writeFileSync(join(dir, 'policies/app.json'), JSON.stringify(doc));
-  const client = authClient(s.grpc);
-  const req = envoyCheckRequest(sizeRequests(n).last);
-  await client.check(req);
-  let running = true;
-  let longestHealthz = 0;
-  let longestCheck = 0;
-  let probes = 0;
-  const healthz = async () => {
-    while (running) {
-      const t0 = performance.now();
-      await get(s.http, '/healthz');
-      longestHealthz = Math.max(longestHealthz, performance.now() - t0);
-      probes++;
-    }
-  };
-  const check = async () => {
-    while (running) {
-      const t0 = performance.now();
-      await client.check(req);
-      longestCheck = Math.max(longestCheck, performance.now() - t0);
-      probes++;
-    }
+  // The probes run in a small process of their own (reload-probe.ts): this one holds a
+  // compiled policy of the same size and its garbage, and its own pauses are not the server's.
+  const last = sizeRequests(n).last;
+  const prober = spawn(process.execPath, [join(process.cwd(), 'dist/bench/reload-probe.js'), `--http=${s.http}`, `--grpc=${s.grpc}`, `--host=${last.host}`, `--path=${last.path}`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(prober);
+  const lines = createInterface({ input: prober.stdout! })[Symbol.asyncIterator]();
+  const probeFor = async (during: () => Promise<unknown>): Promise<ProbeResult> => {
+    prober.stdin!.write('start\n');
+    await during();
+    prober.stdin!.write('stop\n');
+    return JSON.parse((await lines.next()).value as string) as ProbeResult;
   };
   const accepted = async () => /verdict_policy_reloads_total\{result="accepted"\} 1/.test((await get(s.http, '/metrics')).body);
   // First the same probes for a second without a reload: this machine's own stalls.
-  let loops = [healthz(), check()];
-  await sleep(1000);
-  running = false;
-  await Promise.all(loops);
-  const idleLongest = Math.max(longestHealthz, longestCheck);
-  longestHealthz = longestCheck = probes = 0;
-  running = true;
-  loops = [healthz(), check()];
-  await sleep(50);
-  const t0 = performance.now();
-  const cpu0 = cpuS(s.child.pid!);
-  s.child.kill('SIGHUP');
-  while (!(await accepted())) await sleep(10);
-  const reloadMs = performance.now() - t0;
-  const reloadCpu = cpuS(s.child.pid!) - cpu0;
-  running = false;
-  await Promise.all(loops);
-  client.close();
-  return { reloadMs, reloadCpu, idleLongest, longestHealthz, longestCheck, probes };
+  await probeFor(() => sleep(300)); // connections made, code warm
+  const idle = await probeFor(() => sleep(1000));
+  process.stderr.write(`  ${n} routes, probes without a reload: ${JSON.stringify(idle)}\n`);
+  let reloadMs = 0;
+  let reloadCpu = 0;
+  const during = await probeFor(async () => {
+    await sleep(50);
+    const t0 = performance.now();
+    const cpu0 = cpuS(s.child.pid!);
+    s.child.kill('SIGHUP');
+    while (!(await accepted())) await sleep(10);
+    reloadMs = performance.now() - t0;
+    reloadCpu = cpuS(s.child.pid!) - cpu0;
+  });
+  prober.stdin!.end();
+  process.stderr.write(`  ${n} routes, probes during the reload: ${JSON.stringify(during)}\n`);
+  if (during.failures > 0) throw new Error(`probes failed during the reload: ${JSON.stringify(during.statuses)}`);
+  const idleLongest = Math.max(idle.longestHealthz, idle.longestCheck);
+  return { reloadMs, reloadCpu, idleLongest, longestHealthz: during.longestHealthz, longestCheck: during.longestCheck, probes: during.healthz + during.checks, proberStall: during.proberLongestDelay };
 }
 
 /**
@@ -131,20 +132,29 @@ async function reloadUnderProbes(s: { child: ChildProcess; http: number; grpc: n
  * (a 1 ms timer) while it runs, beside the longest gap over the same time without it.
  * Fewer moving parts than the probes over HTTP and gRPC, the same stalls of the machine.
  */
-async function inProcessGaps(dir: string): Promise<{ reload: number; idle: number }> {
+async function inProcessGaps(dir: string): Promise<{ reload: number; reloadCpu: number; idle: number }> {
   const parser = new PolicyParser();
   await loadPolicyDirOffThread(join(dir, 'policies'), parser); // warm the worker
+  // The longest gap and the CPU the process (all its threads) used in it: on a shared
+  // machine a long gap with little CPU was spent waiting for a core.
   const watchGaps = async (work: () => Promise<unknown>) => {
     let last = performance.now();
+    let lastCpu = process.cpuUsage();
     let longest = 0;
+    let longestCpu = 0;
     const timer = setInterval(() => {
       const now = performance.now();
-      longest = Math.max(longest, now - last);
+      const cpu = process.cpuUsage();
+      if (now - last > longest) {
+        longest = now - last;
+        longestCpu = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+      }
       last = now;
+      lastCpu = cpu;
     }, 1);
     await work();
     clearInterval(timer);
-    return longest;
+    return { longest, longestCpu };
   };
   let took = 0;
   const reload = await watchGaps(async () => {
@@ -154,7 +164,7 @@ async function inProcessGaps(dir: string): Promise<{ reload: number; idle: numbe
   });
   const idle = await watchGaps(() => sleep(took));
   parser.close();
-  return { reload, idle };
+  return { reload: reload.longest, reloadCpu: reload.longestCpu, idle: idle.longest };
 }
 
 function linearFirstMatch(policy: PolicySet, f: RequestFacts): CompiledRoute | undefined {
@@ -249,7 +259,7 @@ for (const n of SIZES) {
   await sleep(500);
   const rssAfter = rssMb(s.child.pid!);
   s.child.kill('SIGTERM');
-  const row = `| ${n.toLocaleString('en')} | ${(validateMs / 1000).toFixed(2)} s (${f2(validateCpu)} s CPU) | ${compileMs.toFixed(0)} ms | ${(s.startMs / 1000).toFixed(2)} s (${f2(s.startCpu)} s CPU) | ${(r.reloadMs / 1000).toFixed(2)} s (${f2(r.reloadCpu)} s CPU, all threads) | ${f1(r.longestHealthz)} / ${f1(r.longestCheck)} ms (${r.probes} probes; idle ${f1(r.idleLongest)}) | ${f1(gaps.reload)} ms (idle ${f1(gaps.idle)}) | ${f1(rss)} (+${f1(rss - baseRss)}) / ${f1(rssAfter)} MB | ${f2(decide.first)} / ${f2(decide.last)} / ${f2(decide.none)} µs | ${f2(decide.scanLast)} / ${f2(decide.scanNone)} µs |`;
+  const row = `| ${n.toLocaleString('en')} | ${(validateMs / 1000).toFixed(2)} s (${f2(validateCpu)} s CPU) | ${compileMs.toFixed(0)} ms | ${(s.startMs / 1000).toFixed(2)} s (${f2(s.startCpu)} s CPU) | ${(r.reloadMs / 1000).toFixed(2)} s (${f2(r.reloadCpu)} s CPU, all threads) | ${f1(r.longestHealthz)} / ${f1(r.longestCheck)} ms (${r.probes} probes; idle ${f1(r.idleLongest)}; the prober's own longest stall ${f1(r.proberStall)}) | ${f1(gaps.reload)} ms, ${f1(gaps.reloadCpu)} ms CPU (idle ${f1(gaps.idle)}) | ${f1(rss)} (+${f1(rss - baseRss)}) / ${f1(rssAfter)} MB | ${f2(decide.first)} / ${f2(decide.last)} / ${f2(decide.none)} µs | ${f2(decide.scanLast)} / ${f2(decide.scanNone)} µs |`;
   rows.push(row);
   process.stderr.write(`${row}\n`);
 }
