@@ -9,7 +9,9 @@
  * once, and an answer costs the client one timestamp; decoding waits until all are in.
  * Like Envoy, the client judges its own deadline: an answer that arrives after it
  * counts as `client-deadline-exceeded`, whatever it says.
- * Usage: node check-flood.js <port> <count> <deadlineMs> <connections> <tokensFile>
+ * With `ids`, the summary also lists each answer's decision id and token index by outcome.
+ * With `copies` n, the calls go token by token, n in a row on one connection (all read together).
+ * Usage: node check-flood.js <port> <count> <deadlineMs> <connections> <tokensFile> [ids] [copies]
  */
 import { readFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
@@ -17,7 +19,11 @@ import { authCodec } from '../../src/envoy/codec.js';
 import { AUTHORIZATION_SERVICE } from '../../src/envoy/protos.js';
 import { envoyCheckRequest } from './envoy-client.js';
 
-const [port, count, deadlineMs, connections, tokensFile] = process.argv.slice(2);
+const [port, count, deadlineMs, connections, tokensFile, withIds, copiesArg] = process.argv.slice(2);
+const copies = Number(copiesArg ?? 0);
+/** Which token and connection call i uses. */
+const tokenOf = (i: number) => (copies > 0 ? Math.floor(i / copies) : i) % tokens.length;
+const connectionOf = (i: number) => (copies > 0 ? Math.floor(i / copies) : i) % Number(connections);
 const tokens = JSON.parse(readFileSync(tokensFile!, 'utf8')) as string[];
 const codec = authCodec();
 const path = `/${AUTHORIZATION_SERVICE}/Check`;
@@ -73,26 +79,30 @@ const lagTimer = setInterval(() => {
 }, 5);
 const timeout = Number(deadlineMs);
 const t0 = performance.now();
-const answers = await Promise.all(Array.from({ length: Number(count) }, (_, i) => call(sessions[i % sessions.length]!, wire[i % wire.length]!, timeout, t0)));
+const answers = await Promise.all(Array.from({ length: Number(count) }, (_, i) => call(sessions[connectionOf(i)]!, wire[tokenOf(i)]!, timeout, t0)));
 clearInterval(lagTimer);
 for (const s of sessions) s.close();
 
 const outcomes: Record<string, number> = {};
+const ids: Record<string, [string, number][]> = {};
 let maxMs = 0;
 let minMs = Number.POSITIVE_INFINITY;
-for (const a of answers) {
+for (const [i, a] of answers.entries()) {
   let key: string;
+  let id: string | undefined;
   if (a.error !== undefined || a.grpcStatus === undefined) key = `stream-error ${a.error ?? 'no grpc-status'}`;
   else if (a.atMs > timeout) key = 'client-deadline-exceeded';
   else if (a.grpcStatus !== 0) key = `grpc-error ${a.grpcStatus} ${String(a.grpcMessage).split(' after')[0]}`;
   else {
     const buf = Buffer.concat(a.body);
-    const res = codec.decodeResponse(buf.subarray(5, 5 + buf.readUInt32BE(1))) as { denied_response?: { status?: { code?: number } }; dynamic_metadata?: { fields?: { reasons?: { listValue?: { values: { stringValue?: string }[] } } } } };
+    const res = codec.decodeResponse(buf.subarray(5, 5 + buf.readUInt32BE(1))) as { denied_response?: { status?: { code?: number } }; dynamic_metadata?: { fields?: { decision_id?: { stringValue?: string }; reasons?: { listValue?: { values: { stringValue?: string }[] } } } } };
+    id = res.dynamic_metadata?.fields?.decision_id?.stringValue;
     const reasons = res.dynamic_metadata?.fields?.reasons?.listValue?.values.map((v) => v.stringValue).join(',');
     key = `${res.denied_response?.status?.code ?? 200} ${reasons}`;
   }
   outcomes[key] = (outcomes[key] ?? 0) + 1;
+  if (withIds && id !== undefined) (ids[key] ??= []).push([id, tokenOf(i)]);
   maxMs = Math.max(maxMs, a.atMs);
   minMs = Math.min(minMs, a.atMs);
 }
-process.stdout.write(`${JSON.stringify({ outcomes, firstMs: Math.round(minMs), lastMs: Math.round(maxMs), clientLagMs: Math.round(lagMax) })}\n`);
+process.stdout.write(`${JSON.stringify({ outcomes, ...(withIds ? { ids } : {}), firstMs: Math.round(minMs), lastMs: Math.round(maxMs), clientLagMs: Math.round(lagMax) })}\n`);
