@@ -342,20 +342,21 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const xff = { xffTrustedHops: config.request.xff_trusted_hops };
 
   const grpcServer = new GrpcServer(
-    async (request, deadline) => {
+    (request, deadline) => {
       // The response checked before the record is written is the one sent, unless the outcome
       // changed after (audit failure): building it once saves a CheckResponse per decision.
       let checked: { outcome: CheckOutcome; response: Record<string, unknown> } | undefined;
-      const outcome = await runCheck(deps, 'grpc', () => factsFromCheckRequest(request, xff), deadline, {
+      return runCheck(deps, 'grpc', () => factsFromCheckRequest(request, xff), deadline, {
         checkAnswer: (o) => {
           const response = checkResponse(o, responseOptions);
           checkHeaders(checkResponseHeaders(response));
           checked = { outcome: o, response };
         },
+      }).then((outcome) => {
+        // Past the deadline grpc-js drops the answer and the caller sees DEADLINE_EXCEEDED.
+        if (deadline !== undefined && Date.now() > deadline) metrics.lateAnswer('grpc');
+        return checked && sameOutcome(checked.outcome, outcome) ? checked.response : checkResponse(outcome, responseOptions);
       });
-      // Past the deadline grpc-js drops the answer and the caller sees DEADLINE_EXCEEDED.
-      if (deadline !== undefined && Date.now() > deadline) metrics.lateAnswer('grpc');
-      return checked && sameOutcome(checked.outcome, outcome) ? checked.response : checkResponse(outcome, responseOptions);
     },
     (e) => {
       // Reached only when the audit sink refused the record: deny, and say so loudly.

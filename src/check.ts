@@ -29,7 +29,7 @@ export interface WebFlow {
 export interface CheckDeps {
   readonly policies: { readonly current: PolicySet };
   /** `answerByMs`: when the answer must be ready (the deadline less a margin); work that cannot finish by then may be shed. */
-  readonly identity: { resolve(facts: RequestFacts, nowMs: number, answerByMs?: number): Promise<IdentityResult> };
+  readonly identity: { resolve(facts: RequestFacts, nowMs: number, answerByMs?: number): IdentityResult | Promise<IdentityResult> };
   readonly web?: WebFlow | undefined;
   /** Tailnet peer identity (LocalAPI whois), when `tailnet` is configured. */
   readonly tailnet?: { lookup(facts: RequestFacts): Promise<TailnetIdentity | undefined> } | undefined;
@@ -111,120 +111,203 @@ export interface CheckOptions {
   readonly checkAnswer?: (outcome: CheckOutcome) => void;
 }
 
+/** What one decision has found so far; the steps below fill it in. */
+interface CheckState {
+  readonly decisionId: string;
+  readonly nowMs: number;
+  readonly started: number;
+  facts: RequestFacts | undefined;
+  rawPath: string | undefined;
+  identity: IdentityResult;
+  policyHash: string | undefined;
+  policyClaimNames: readonly string[] | undefined;
+  decision: Decision;
+  extraHeaders: readonly [string, string][] | undefined;
+  /** The login flow's problem page (web flow answers only). */
+  page: LoginProblemPage | undefined;
+  assertion: string | undefined;
+  tailnet: TailnetIdentity | undefined;
+  span: DecisionTrace | undefined;
+}
+
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => v instanceof Promise;
+
 /**
  * One decision: request facts → identity → policy → outcome. The audit record is
- * handed to the sink in `finally`, before the caller can answer: no answer without
+ * handed to the sink after the decision, before the caller can answer: no answer without
  * its record. Any failure is a deny (503), never an allow.
+ *
+ * The common case (a token already in the cache, nothing else to wait for) decides without
+ * a promise or a microtask hop: only the audit write is waited on. Anything that must wait
+ * (a token to verify, a session, a tailnet lookup, an assertion to sign, a login redirect,
+ * tracing) continues in the async steps, with the same outcome.
  */
-export async function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', build: () => FactsResult, deadlineMs?: number, options: CheckOptions = {}): Promise<CheckOutcome> {
-  const started = performance.now();
-  const nowMs = deps.now?.() ?? Date.now();
-  const decisionId = randomUUID();
-  let facts: RequestFacts | undefined;
-  let rawPath: string | undefined;
-  let identity: IdentityResult = NO_IDENTITY;
-  let policyHash: string | undefined;
-  let policyClaimNames: readonly string[] | undefined;
-  let decision: Decision = internalError('decision did not complete');
-  let extraHeaders: readonly [string, string][] | undefined;
-  let page: LoginProblemPage | undefined;
-  let assertion: string | undefined;
-  let tailnet: TailnetIdentity | undefined;
-  let unrecorded: CheckOutcome | undefined;
-  let span: DecisionTrace | undefined;
-  // Fixed once at the start, from the crowd at arrival: every wait below races the same moment.
-  const by = answerBy(deadlineMs, Date.now());
+export function runCheck(deps: CheckDeps, transport: 'grpc' | 'http', build: () => FactsResult, deadlineMs?: number, options: CheckOptions = {}): Promise<CheckOutcome> {
+  const s: CheckState = {
+    decisionId: randomUUID(),
+    nowMs: deps.now?.() ?? Date.now(),
+    started: performance.now(),
+    facts: undefined,
+    rawPath: undefined,
+    identity: NO_IDENTITY,
+    policyHash: undefined,
+    policyClaimNames: undefined,
+    decision: internalError('decision did not complete'),
+    extraHeaders: undefined,
+    page: undefined,
+    assertion: undefined,
+    tailnet: undefined,
+    span: undefined,
+  };
+  const waiting = decide(deps, s, transport, build, deadlineMs, options);
+  return waiting === undefined ? record(deps, s, transport, options) : waiting.then(() => record(deps, s, transport, options));
+}
+
+/** Undefined when decided without waiting; else settles (never rejects) once decided. */
+function decide(deps: CheckDeps, s: CheckState, transport: 'grpc' | 'http', build: () => FactsResult, deadlineMs: number | undefined, options: CheckOptions): Promise<void> | undefined {
   try {
+    // Fixed once at the start, from the crowd at arrival: every wait below races the same moment.
+    const by = answerBy(deadlineMs, Date.now());
     // One snapshot for the whole decision, however long identity takes.
     const policy = deps.policies.current;
-    policyHash = policy.hash;
-    policyClaimNames = policy.claimNames;
+    s.policyHash = policy.hash;
+    s.policyClaimNames = policy.claimNames;
     const built = build();
-    facts = built.facts;
-    rawPath = built.rawPath;
-    if (deps.tracing) span = deps.tracing.start(built.facts.headers, performance.timeOrigin + started, { 'verdict.decision_id': decisionId, 'verdict.transport': transport });
+    s.facts = built.facts;
+    s.rawPath = built.rawPath;
+    if (deps.tracing) s.span = deps.tracing.start(built.facts.headers, performance.timeOrigin + s.started, { 'verdict.decision_id': s.decisionId, 'verdict.transport': transport });
     if (!built.ok) {
-      decision = denial(400, [built.reason], built.facts.routeId, built.detail);
-    } else if (deps.web?.flowPath(built.facts)) {
-      // Login start, callback and logout are answered by Verdict itself, on any route's host.
-      const web = deps.web;
-      const flow = web.flowPath(built.facts);
-      const answer = await deadlines.race(flow === 'callback' ? web.callback(built.facts, nowMs) : flow === 'logout' ? web.logout(built.facts, nowMs) : web.loginStart(built.facts, nowMs), deadlineMs);
-      decision = denial(answer.status, answer.reasons, undefined, answer.detail);
-      extraHeaders = answer.headers;
-      page = answer.page;
-      identity = answer.identity ?? NO_IDENTITY;
-    } else {
-      const resolving = span
-        ? span.step('verdict.identity', async (s) => {
-            const r = await deps.identity.resolve(built.facts, nowMs, by);
-            s?.setAttributes({ 'verdict.identity.kind': r.kind, 'verdict.auth_method': r.kind === 'principal' ? r.principal.method : 'none', 'verdict.identity.reason': r.kind === 'invalid' ? r.reason : undefined });
-            return r;
-          })
-        : deps.identity.resolve(built.facts, nowMs, by);
-      identity = await deadlines.race(resolving, deadlineMs);
-      tailnet = deps.tailnet ? await deadlines.race(deps.tailnet.lookup(built.facts), deadlineMs) : undefined;
-      const principal = identity.kind === 'principal' ? identity.principal : undefined;
-      const evalOptions = { requireRouteId: deps.options.requireRouteId, identityError: identity.kind === 'invalid' ? identity.reason : undefined, tailnet, defaultIssuers: deps.options.defaultIssuers };
-      decision = span
-        ? span.stepSync('verdict.policy', (s) => {
-            const d = evaluate(policy, built.facts, principal, nowMs, evalOptions);
-            s?.setAttributes(withoutRedacted({ 'verdict.route': d.route, 'verdict.decision': d.allow ? 'allow' : 'deny', 'verdict.reasons': [...d.reasons] }, deps.options.redact));
-            return d;
-          })
-        : evaluate(policy, built.facts, principal, nowMs, evalOptions);
-      // A credential that could not be checked (outage, shed) must not become a 401: it may be valid.
-      if (identity.kind === 'unavailable') decision = identityUnavailableDecision(decision, identity.reason, identity.detail);
-      if (decision.allow && identity.kind === 'principal' && deps.assertion) {
-        assertion = await deps.assertion.sign(identity.principal, built.facts.host, nowMs);
-      }
-      // Proxies that can only relay 2xx/401/403 (nginx) send browsers to the login path themselves.
-      // Only a missing user identity is fixed by logging in (not a missing tailnet identity).
-      if (decision.status === 401 && decision.reasons.includes('user-unauthenticated') && deps.web && options.loginRedirect !== false && wantsLoginRedirect(built.facts)) {
-        const login = await deadlines.race(deps.web.loginRedirect(built.facts, nowMs), deadlineMs);
-        if (login) {
-          decision = { ...denial(login.status, decision.reasons, decision.route, `${decision.detail ?? ''}; ${login.detail}`), shadow: decision.shadow };
-          extraHeaders = login.headers;
-        }
-      }
+      s.decision = denial(400, [built.reason], built.facts.routeId, built.detail);
+      return undefined;
+    }
+    if (deps.web?.flowPath(built.facts)) return webFlow(deps, s, deps.web, built.facts, deadlineMs);
+    const span = s.span;
+    const resolving = span
+      ? span.step('verdict.identity', async (t) => {
+          const r = await deps.identity.resolve(built.facts, s.nowMs, by);
+          t?.setAttributes({ 'verdict.identity.kind': r.kind, 'verdict.auth_method': r.kind === 'principal' ? r.principal.method : 'none', 'verdict.identity.reason': r.kind === 'invalid' ? r.reason : undefined });
+          return r;
+        })
+      : deps.identity.resolve(built.facts, s.nowMs, by);
+    if (isPromise(resolving) || deps.tailnet) return afterIdentity(deps, s, policy, built.facts, resolving, deadlineMs, options);
+    s.identity = resolving;
+    return conclude(deps, s, policy, built.facts, deadlineMs, options);
+  } catch (e) {
+    s.decision = internalError(describeError(e), s.facts?.routeId);
+    return undefined;
+  }
+}
+
+/** Login start, callback and logout are answered by Verdict itself, on any route's host. */
+async function webFlow(deps: CheckDeps, s: CheckState, web: WebFlow, facts: RequestFacts, deadlineMs: number | undefined): Promise<void> {
+  try {
+    const flow = web.flowPath(facts);
+    const answer = await deadlines.race(flow === 'callback' ? web.callback(facts, s.nowMs) : flow === 'logout' ? web.logout(facts, s.nowMs) : web.loginStart(facts, s.nowMs), deadlineMs);
+    s.decision = denial(answer.status, answer.reasons, undefined, answer.detail);
+    s.extraHeaders = answer.headers;
+    s.page = answer.page;
+    s.identity = answer.identity ?? NO_IDENTITY;
+  } catch (e) {
+    s.decision = internalError(describeError(e), s.facts?.routeId);
+  }
+}
+
+async function afterIdentity(deps: CheckDeps, s: CheckState, policy: PolicySet, facts: RequestFacts, resolving: IdentityResult | Promise<IdentityResult>, deadlineMs: number | undefined, options: CheckOptions): Promise<void> {
+  try {
+    s.identity = isPromise(resolving) ? await deadlines.race(resolving, deadlineMs) : resolving;
+    s.tailnet = deps.tailnet ? await deadlines.race(deps.tailnet.lookup(facts), deadlineMs) : undefined;
+    const more = conclude(deps, s, policy, facts, deadlineMs, options);
+    if (more) await more;
+  } catch (e) {
+    s.decision = internalError(describeError(e), s.facts?.routeId);
+  }
+}
+
+/** The policy's decision on what is known; undefined when nothing more is to be waited for. */
+function conclude(deps: CheckDeps, s: CheckState, policy: PolicySet, facts: RequestFacts, deadlineMs: number | undefined, options: CheckOptions): Promise<void> | undefined {
+  const identity = s.identity;
+  const principal = identity.kind === 'principal' ? identity.principal : undefined;
+  const evalOptions = { requireRouteId: deps.options.requireRouteId, identityError: identity.kind === 'invalid' ? identity.reason : undefined, tailnet: s.tailnet, defaultIssuers: deps.options.defaultIssuers };
+  let decision = s.span
+    ? s.span.stepSync('verdict.policy', (t) => {
+        const d = evaluate(policy, facts, principal, s.nowMs, evalOptions);
+        t?.setAttributes(withoutRedacted({ 'verdict.route': d.route, 'verdict.decision': d.allow ? 'allow' : 'deny', 'verdict.reasons': [...d.reasons] }, deps.options.redact));
+        return d;
+      })
+    : evaluate(policy, facts, principal, s.nowMs, evalOptions);
+  // A credential that could not be checked (outage, shed) must not become a 401: it may be valid.
+  if (identity.kind === 'unavailable') decision = identityUnavailableDecision(decision, identity.reason, identity.detail);
+  s.decision = decision;
+  const sign = decision.allow && principal !== undefined && deps.assertion !== undefined;
+  // Proxies that can only relay 2xx/401/403 (nginx) send browsers to the login path themselves.
+  // Only a missing user identity is fixed by logging in (not a missing tailnet identity).
+  const login = decision.status === 401 && decision.reasons.includes('user-unauthenticated') && deps.web !== undefined && options.loginRedirect !== false && wantsLoginRedirect(facts);
+  return sign || login ? signOrRedirect(deps, s, facts, principal, sign, deadlineMs) : undefined;
+}
+
+async function signOrRedirect(deps: CheckDeps, s: CheckState, facts: RequestFacts, principal: Principal | undefined, sign: boolean, deadlineMs: number | undefined): Promise<void> {
+  try {
+    if (sign) {
+      s.assertion = await deps.assertion!.sign(principal!, facts.host, s.nowMs);
+      return;
+    }
+    const decision = s.decision;
+    const login = await deadlines.race(deps.web!.loginRedirect(facts, s.nowMs), deadlineMs);
+    if (login) {
+      s.decision = { ...denial(login.status, decision.reasons, decision.route, `${decision.detail ?? ''}; ${login.detail}`), shadow: decision.shadow };
+      s.extraHeaders = login.headers;
     }
   } catch (e) {
-    decision = internalError(describeError(e), facts?.routeId);
-  } finally {
-    let outcome: CheckOutcome = { decisionId, decision, identity, facts, extraHeaders, assertion, page };
+    s.decision = internalError(describeError(e), s.facts?.routeId);
+  }
+}
+
+/** The audit record, written before the outcome is handed back (rejects only on a bug). */
+function record(deps: CheckDeps, s: CheckState, transport: 'grpc' | 'http', options: CheckOptions): Promise<CheckOutcome> {
+  try {
+    const { decisionId, identity, facts, span } = s;
+    let outcome: CheckOutcome = { decisionId, decision: s.decision, identity, facts, extraHeaders: s.extraHeaders, assertion: s.assertion, page: s.page };
     if (options.checkAnswer) {
       try {
         options.checkAnswer(outcome);
       } catch (e) {
-        decision = internalError(`the answer could not be sent: ${describeError(e)}`, decision.route ?? facts?.routeId);
-        extraHeaders = undefined;
-        assertion = undefined;
-        page = undefined;
-        outcome = { decisionId, decision, identity, facts, extraHeaders, assertion };
+        outcome = { decisionId, decision: internalError(`the answer could not be sent: ${describeError(e)}`, s.decision.route ?? facts?.routeId), identity, facts, extraHeaders: undefined, assertion: undefined };
       }
     }
-    const durationMs = performance.now() - started;
-    const record = decisionRecord({ decisionId, traceId: span?.traceId, spanId: span?.spanId, timeMs: nowMs, transport, decision, facts, rawPath, identity, tailnet, policyHash, durationMs, includeQuery: deps.options.includeQuery, includeHeaders: deps.options.includeHeaders, claimNames: policyClaimNames });
-    const redacted = redact(record, deps.options.redact ?? []);
-    let auditFailed = false;
+    const decision = outcome.decision;
+    const durationMs = performance.now() - s.started;
+    const rec = decisionRecord({ decisionId, traceId: span?.traceId, spanId: span?.spanId, timeMs: s.nowMs, transport, decision, facts, rawPath: s.rawPath, identity, tailnet: s.tailnet, policyHash: s.policyHash, durationMs, includeQuery: deps.options.includeQuery, includeHeaders: deps.options.includeHeaders, claimNames: s.policyClaimNames });
+    const redacted = redact(rec, deps.options.redact ?? []);
     const writeStarted = performance.now();
+    let written: Promise<void>;
     try {
-      await (span ? span.step('verdict.audit', () => deps.audit.write(redacted)) : deps.audit.write(redacted));
-      const writeMs = performance.now() - writeStarted;
-      deadlines.recordWrite(writeMs);
-      deps.observeAuditWrite?.(writeMs / 1000);
+      written = span ? span.step('verdict.audit', () => deps.audit.write(redacted)) : deps.audit.write(redacted);
     } catch (e) {
-      auditFailed = true;
-      deps.onAuditFailure?.(e);
-      // Fail closed unless the operator chose otherwise: no answer without its record. The
-      // 503 keeps the decision's id, which the sink lists in its `audit.recovered` record.
-      if (!deps.options.auditFailOpen) unrecorded = { decisionId, decision: internalError('audit write failed', facts?.routeId), identity: NO_IDENTITY, facts };
+      written = Promise.reject(e);
     }
-    if (span) {
-      const answered = unrecorded?.decision ?? decision;
-      span.end(withoutRedacted({ ...decisionAttributes(answered, identity, facts, policyHash), 'verdict.audit_failed': auditFailed || undefined }, deps.options.redact), answered.status >= 500);
-    }
-    deps.observe?.(unrecorded ?? outcome, transport, durationMs / 1000);
+    const done = (unrecorded: CheckOutcome | undefined, auditFailed: boolean): CheckOutcome => {
+      if (span) {
+        const answered = unrecorded?.decision ?? decision;
+        span.end(withoutRedacted({ ...decisionAttributes(answered, identity, facts, s.policyHash), 'verdict.audit_failed': auditFailed || undefined }, deps.options.redact), answered.status >= 500);
+      }
+      deps.observe?.(unrecorded ?? outcome, transport, durationMs / 1000);
+      return unrecorded ?? outcome;
+    };
+    return written.then(
+      () => {
+        const writeMs = performance.now() - writeStarted;
+        deadlines.recordWrite(writeMs);
+        deps.observeAuditWrite?.(writeMs / 1000);
+        return done(undefined, false);
+      },
+      (e: unknown) => {
+        deps.onAuditFailure?.(e);
+        // Fail closed unless the operator chose otherwise: no answer without its record. The
+        // 503 keeps the decision's id, which the sink lists in its `audit.recovered` record.
+        return done(deps.options.auditFailOpen ? undefined : { decisionId, decision: internalError('audit write failed', facts?.routeId), identity: NO_IDENTITY, facts }, true);
+      },
+    );
+  } catch (e) {
+    return Promise.reject(e);
   }
-  return unrecorded ?? { decisionId, decision, identity, facts, extraHeaders, assertion, page };
 }

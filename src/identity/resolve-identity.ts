@@ -29,18 +29,29 @@ export class IdentityResolver {
     this.#suspensions = suspensions;
   }
 
-  /** A bearer token, when present, decides alone; otherwise the browser session, if any. */
-  async resolve(facts: RequestFacts, nowMs: number, answerByMs?: number): Promise<IdentityResult> {
+  /**
+   * A bearer token, when present, decides alone; otherwise the browser session, if any.
+   * Answers without a promise when nothing has to be waited for (a token in the cache, no
+   * suspension store, no credential at all): the common case costs no microtask hop.
+   */
+  resolve(facts: RequestFacts, nowMs: number, answerByMs?: number): IdentityResult | Promise<IdentityResult> {
     const authorization = facts.headers.get('authorization');
     if (authorization === undefined) return this.#sessions ? this.#sessions.resolve(facts, nowMs, answerByMs) : NO_IDENTITY;
     const token = bearerToken(authorization);
     // Another scheme (Basic, a custom one) belongs to the upstream, not to Verdict.
     if (token === undefined) return /^bearer\b/i.test(authorization) ? invalidToken('malformed bearer header') : NO_IDENTITY;
     if (this.#jwt.issuerCount === 0) return invalidToken('no token issuer is configured');
-    const result = await this.#jwt.verify(token, nowMs, answerByMs);
-    // Checked on every request, cached token or not: a suspension takes effect on the next
-    // request, as for sessions (which read the same store).
-    if (result.kind === 'principal' && this.#suspensions && (await childSpan('verdict.session_store.suspended', undefined, () => this.#suspensions!.isSuspended(result.principal.issuer, result.principal.subject)))) {
+    const result = this.#jwt.verify(token, nowMs, answerByMs);
+    return this.#suspensions ? this.#unlessSuspended(result, this.#suspensions) : result;
+  }
+
+  /**
+   * Checked on every request, cached token or not: a suspension takes effect on the next
+   * request, as for sessions (which read the same store).
+   */
+  async #unlessSuspended(verifying: IdentityResult | Promise<IdentityResult>, suspensions: Suspensions): Promise<IdentityResult> {
+    const result = await verifying;
+    if (result.kind === 'principal' && (await childSpan('verdict.session_store.suspended', undefined, () => suspensions.isSuspended(result.principal.issuer, result.principal.subject)))) {
       return suspended('bearer token of a suspended user');
     }
     return result;

@@ -78,7 +78,13 @@ export class GrpcServer {
     });
     this.server.addService(authorizationService(), {
       Check: (call: grpc.ServerUnaryCall<CheckRequestLike, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        handler(call.request, deadlineOf(call)).then(
+        let answer: Promise<Record<string, unknown>>;
+        try {
+          answer = handler(call.request, deadlineOf(call));
+        } catch (e) {
+          answer = Promise.reject(e);
+        }
+        answer.then(
           (response) => {
             callback(null, response);
             onAnswered?.();

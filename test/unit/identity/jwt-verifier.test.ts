@@ -69,6 +69,10 @@ describe('JWT verification refuses every classic attack', () => {
     const before = keyLookups;
     for (let i = 0; i < 5; i++) assert.equal((await verifier.verify(token, now())).kind, 'principal');
     assert.equal(keyLookups - before, 1);
+    // A cache hit is answered at once, without a promise (the decision then needs no microtask hop).
+    const hit = verifier.verify(token, now());
+    assert.ok(!(hit instanceof Promise), 'a cache hit is answered synchronously');
+    assert.equal(hit.kind, 'principal');
     const later = await verifier.verify(token, now() + 10 * 60_000);
     assert.equal(later.kind, 'invalid', 'an expired cached token is not served');
   });
