@@ -20,10 +20,26 @@ function parseRange(text: string, pointer: string): Range {
   }
 }
 
+type Address = ipaddr.IPv4 | ipaddr.IPv6;
+
+/**
+ * Recently parsed source addresses (null: not an address). Parsing one costs more than the
+ * rest of a `source_ip` check, and a proxy's checks come from a limited set of peers; the
+ * memo is bounded (emptied when full), and parsing is a pure function of the text.
+ */
+const parsed = new Map<string, Address | null>();
+const PARSED_MAX = 4096;
+
 /** Envoy reports IPv4 peers on dual-stack listeners as `::ffff:a.b.c.d`; compare as IPv4. */
-export function parseSourceIp(text: string | undefined): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
-  if (text === undefined || !ipaddr.isValid(text)) return undefined;
-  return ipaddr.process(text);
+export function parseSourceIp(text: string | undefined): Address | undefined {
+  if (text === undefined) return undefined;
+  let ip = parsed.get(text);
+  if (ip === undefined) {
+    ip = ipaddr.isValid(text) ? ipaddr.process(text) : null;
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(text, ip);
+  }
+  return ip ?? undefined;
 }
 
 export const sourceIp: Criterion = {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CRITERIA } from '../../../src/policy/criteria/index.js';
+import { parseSourceIp } from '../../../src/policy/criteria/source-ip.js';
 import { decide, facts, principal } from '../../helpers/policy.js';
 
 type Row = {
@@ -174,4 +175,20 @@ describe('every criterion and matcher, with its reasons', () => {
       });
     });
   }
+});
+
+describe('source addresses parsed once (a bounded memo)', () => {
+  it('gives the same answer from the memo as parsed fresh, and stays right once the memo is emptied', () => {
+    for (let round = 0; round < 2; round++) {
+      assert.equal(parseSourceIp('::ffff:100.64.3.4')?.toString(), '100.64.3.4');
+      assert.equal(parseSourceIp('not-an-address'), undefined);
+      assert.equal(parseSourceIp(''), undefined);
+      assert.equal(parseSourceIp('fd7a:115c:a1e0::1')?.kind(), 'ipv6');
+    }
+    // More distinct addresses than the memo keeps: it is emptied, never wrong.
+    for (let i = 0; i < 5000; i++) assert.equal(parseSourceIp(`10.${(i >> 8) & 255}.${i & 255}.1`)?.toString(), `10.${(i >> 8) & 255}.${i & 255}.1`);
+    assert.equal(parseSourceIp('not-an-address'), undefined);
+    const d = decide({ allow: { source_ip: { in: ['10.0.0.0/8'] } } }, facts({ sourceIp: '10.1.2.3' }), undefined, Date.parse('2026-11-23T10:00:00Z'));
+    assert.equal(d.status, 200);
+  });
 });
