@@ -7,6 +7,20 @@ export interface ReadLine {
   /** 1-based line number in its file. */
   readonly line: number;
   readonly text: string;
+  /** The file's last line had no newline after it: a writer may still be in the middle of it. */
+  readonly unterminated?: true;
+}
+
+/** A line longer than the reader's bound: no audit record is that long. */
+export class AuditLineTooLong extends Error {
+  override readonly name = 'AuditLineTooLong';
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly maxLineBytes: number,
+  ) {
+    super(`${file}: line ${line} is longer than ${maxLineBytes} bytes, so it is no audit record`);
+  }
 }
 
 /**
@@ -32,7 +46,7 @@ export async function* readAuditLines(files: readonly string[], maxLineBytes = M
     let line = 0;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
-    const tooLong = () => new Error(`${file}: line ${line + 1} is longer than ${maxLineBytes} bytes, so it is no audit record`);
+    const tooLong = () => new AuditLineTooLong(file, line + 1, maxLineBytes);
     const take = (last: Buffer): string => {
       const buf = pendingBytes === 0 ? last : Buffer.concat([...pending, last]);
       pending = [];
@@ -60,7 +74,7 @@ export async function* readAuditLines(files: readonly string[], maxLineBytes = M
     }
     if (pendingBytes > 0) {
       const text = take(Buffer.alloc(0));
-      if (text !== '') yield { file, line, text };
+      if (text !== '') yield { file, line, text, unterminated: true };
     }
   }
 }

@@ -1,13 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { readFileSync, statSync } from 'node:fs';
 import { createLocalJWKSet, importSPKI } from 'jose';
 import { matches, type AuditQuery } from '../audit/query.js';
 import type { AuditRecord } from '../audit/record.js';
 import { SummaryBuilder, summaryText } from '../audit/summary.js';
-import { verifyTrail } from '../audit/verify.js';
+import { verifyLines } from '../audit/verify.js';
 import { allReasons } from '../policy/reasons.js';
 import { groupByWorker } from '../cluster/audit-path.js';
-import { mergedByTime } from '../audit/read-records.js';
+import { mergedByTime, readAuditLines } from '../audit/read-records.js';
 import { err, out } from './io.js';
 
 async function loadKey(file: string) {
@@ -25,13 +24,14 @@ export async function auditVerify(files: readonly string[], keyFile: string | un
     err('verdict audit verify: name the audit files, oldest first');
     return 2;
   }
-  let inputs;
-  try {
-    // Compressed rotated files (retention_action: compress) are read as they are.
-    inputs = files.map((f) => ({ name: f, text: f.endsWith('.gz') ? gunzipSync(readFileSync(f)).toString('utf8') : readFileSync(f, 'utf8') }));
-  } catch (e) {
-    err(`verdict audit verify: ${(e as Error).message}`);
-    return 2;
+  // Every file must be there before the walk starts: a missing one is a usage error (2), not a broken chain.
+  for (const f of files) {
+    try {
+      if (!statSync(f).isFile()) throw new Error(`${f}: not a file`);
+    } catch (e) {
+      err(`verdict audit verify: ${(e as Error).message}`);
+      return 2;
+    }
   }
   let key;
   try {
@@ -46,13 +46,20 @@ export async function auditVerify(files: readonly string[], keyFile: string | un
   let code = 0;
   for (const [worker, names] of groups) {
     const label = several ? (worker === 0 ? 'without worker number: ' : `worker ${worker}: `) : '';
-    const r = await verifyTrail(inputs.filter((i) => names.includes(i.name)), key as never, { live });
+    let r;
+    try {
+      // Streamed: compressed rotated files (retention_action: compress) are read as they are.
+      r = await verifyLines(names, readAuditLines(names), key as never, { live });
+    } catch (e) {
+      err(`verdict audit verify: ${(e as Error).message}`);
+      return 2;
+    }
     code = Math.max(code, reportVerify(r, label));
   }
   return code;
 }
 
-function reportVerify(r: Awaited<ReturnType<typeof verifyTrail>>, label: string): number {
+function reportVerify(r: Awaited<ReturnType<typeof verifyLines>>, label: string): number {
   if (r.problem) {
     out(`${label}${r.problem.file}:${r.problem.line}: seq ${r.problem.seq ?? '?'}: ${r.problem.message}`);
     return 1;
