@@ -132,11 +132,38 @@ async function fetchJwks(uri: string, timeoutMs: number, maxBytes: number): Prom
     await res.body?.cancel();
     throw new Error(`JWKS endpoint answered HTTP ${res.status}`);
   }
-  const text = await res.text();
-  if (text.length > maxBytes) throw new Error(`JWKS document larger than ${maxBytes} bytes`);
+  const text = await boundedText(res, maxBytes);
   const doc = JSON.parse(text) as unknown;
   if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { keys?: unknown }).keys)) throw new Error('JWKS document has no "keys" array');
   // createLocalJWKSet validates the rest; a bad document throws here and keeps the previous set.
   createLocalJWKSet(doc as JSONWebKeySet);
   return doc as JSONWebKeySet;
+}
+
+/**
+ * The body as text, read no further than `maxBytes`: reading it whole first let an endpoint
+ * that answers without end (or with gigabytes) fill Verdict's memory before the size check.
+ */
+async function boundedText(res: Response, maxBytes: number): Promise<string> {
+  const tooLarge = () => new Error(`JWKS document larger than ${maxBytes} bytes`);
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+  if (declared > maxBytes) {
+    await res.body?.cancel();
+    throw tooLarge();
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

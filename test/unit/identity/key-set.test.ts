@@ -106,3 +106,41 @@ describe('JWKS outages: held keys keep verifying, failing fetches are bounded, a
     assert.ok(fetches <= 10, `at most one fetch per second over 10 s, saw ${fetches}`);
   });
 });
+
+describe('JWKS document size', () => {
+  it('an endpoint that answers without end is cut off at the size bound, not read into memory first', async () => {
+    const { createServer } = await import('node:http');
+    const chunk = Buffer.alloc(1024 * 1024, 0x20); // JSON whitespace: the document never ends
+    let sent = 0;
+    let closedEarly = false;
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"keys":[');
+      const pump = () => {
+        while (!res.destroyed && sent < 256 * chunk.length) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        if (!res.destroyed) res.end(']}');
+      };
+      res.on('close', () => (closedEarly = !res.writableFinished));
+      pump();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as import('node:net').AddressInfo;
+      const details: string[] = [];
+      const ks = new RemoteKeySet({ uri: `http://127.0.0.1:${port}/jwks`, timeoutMs: 20_000, refreshMs: 600_000, cooldownMs: 30_000, unknownKidIntervalMs: 1000, maxStaleMs: 3_600_000, maxBytes: 1_000_000, onFetch: (o, d) => details.push(`${o}: ${d}`) });
+      const { privateKey } = await generateKeyPair('ES256');
+      const token = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setIssuer('https://idp.test').setAudience('verdict').setExpirationTime('5m').sign(privateKey);
+      assert.equal(await outcome(ks, token), 'unavailable');
+      assert.deepEqual(details, ['error: Error: JWKS document larger than 1000000 bytes']);
+      for (let i = 0; i < 200 && !closedEarly; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(closedEarly, 'Verdict hung up before the end of the document');
+      assert.ok(sent < 64 * chunk.length, `the endpoint got to send ${sent >> 20} MiB`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
