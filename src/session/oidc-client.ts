@@ -27,7 +27,8 @@ export interface TokenResult {
  */
 export type IdpFailure = 'oauth_error' | 'invalid' | 'unavailable';
 
-const LATER_ERRORS = new Set(['temporarily_unavailable', 'server_error']);
+/** OAuth error codes that mean "try again later" (RFC 6749 4.1.2.1), at the token endpoint or in a callback. */
+export const LATER_ERRORS: ReadonlySet<string> = new Set(['temporarily_unavailable', 'server_error']);
 const NO_ANSWER_CODES = new Set(['OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON', 'OAUTH_PARSE_ERROR', 'OAUTH_INVALID_RESPONSE', 'OAUTH_TIMEOUT', 'OAUTH_ABORT']);
 
 export function idpFailure(e: unknown): IdpFailure {

@@ -8,7 +8,7 @@ import { NO_IDENTITY, invalidSession, suspended, type IdentityResult } from '../
 import type { RequestFacts } from '../request/facts.js';
 import { clearCookie, parseCookies, setCookie } from './cookies.js';
 import type { LoginProblemPage } from '../response/deny-body.js';
-import { idpFailure, type IdpFailure, type OidcClient } from './oidc-client.js';
+import { LATER_ERRORS, idpFailure, type IdpFailure, type OidcClient } from './oidc-client.js';
 import { safeReturnUrl } from './return-url.js';
 import type { Sealer } from './sealer.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
@@ -65,8 +65,6 @@ type StateUse = 'pending' | 'done' | 'failed';
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 const RETRY_FLOOR_MS = 100;
-// Error codes an IdP may redirect back with that mean "try again later" (RFC 6749 4.1.2.1).
-const LATER_ERRORS = new Set(['temporarily_unavailable', 'server_error']);
 
 /** `p`'s outcome, or undefined when it takes longer than `ms`. */
 function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
@@ -229,7 +227,9 @@ export class WebSessions {
       stale = r.stale;
       if (!stale) return principalOf(r.record, this.#o.oidc);
     }
-    if (nowMs - record.lastSeen >= this.#touchMs) {
+    // Not while a refresh of this session runs: it writes lastSeen itself, and this older copy
+    // (old claims, old refresh token) must not land after it.
+    if (nowMs - record.lastSeen >= this.#touchMs && !(stale && this.#refreshing.has(record.sid))) {
       record = { ...record, lastSeen: nowMs };
       await this.#o.store.put(record);
     }

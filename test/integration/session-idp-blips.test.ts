@@ -252,7 +252,7 @@ describe('IdP blips: claims refresh and login callback against a real OIDC provi
       assert.doesNotMatch(replay.denied_response!.body!, /Try again/);
     });
 
-    it('the IdP stopped between authorize and callback: the try-again page', async () => {
+    it('the IdP stopped between authorize and callback, or dropping the connection: the try-again page', async () => {
       const { callback: cbPath, loginCookie } = await toCallback('/');
       await idp.stop();
       try {
@@ -261,6 +261,16 @@ describe('IdP blips: claims refresh and login callback against a real OIDC provi
         assert.match(r.denied_response!.body!, /Try again/);
       } finally {
         await idp.start();
+      }
+      const dropped = await toCallback('/');
+      idp.tokenFault = 'reset';
+      idp.tokenFaultTimes = 1;
+      try {
+        const r = await callback(dropped.callback, dropped.loginCookie);
+        assert.equal(status(r), 502);
+        assert.match(r.denied_response!.body!, /Try again/);
+      } finally {
+        idp.heal();
       }
     });
 
