@@ -76,7 +76,7 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
 }
 
 /** A short account of a failed IdP request for logs and the audit detail: codes, never tokens or IdP prose. */
-function refreshErrorDetail(e: unknown): string {
+function idpErrorDetail(e: unknown): string {
   if (e instanceof Error && 'error' in e && 'status' in e) return `${String(e.error)}, HTTP ${String(e.status)}`;
   const cause = e instanceof Error ? (e.cause as { code?: unknown } | undefined) : undefined;
   if (e instanceof TypeError && cause && typeof cause.code === 'string') return `${e.message}: ${cause.code}`;
@@ -266,7 +266,7 @@ export class WebSessions {
       await this.#o.store.delete(record.sid);
       return { ended: `claims could not be refreshed: the IdP was unavailable past claims_refresh_grace (${outcome.detail})` };
     }
-    return { ended: `claims refresh refused by the IdP (${outcome.detail})` };
+    return { ended: outcome.failure === 'oauth_error' ? `claims refresh refused by the IdP (${outcome.detail})` : `claims could not be refreshed (${outcome.detail})` };
   }
 
   /** One refresh per session at a time; a refusal deletes the session there and then. */
@@ -283,7 +283,7 @@ export class WebSessions {
           r = await this.#o.client.refresh(record.refreshToken, record.subject);
         } catch (e) {
           const failure = idpFailure(e);
-          const detail = refreshErrorDetail(e);
+          const detail = idpErrorDetail(e);
           this.#o.onIdpFailure?.('refresh', failure, detail);
           if (failure === 'unavailable') {
             const previous = this.#retry.get(sid)?.delayMs;
@@ -377,10 +377,10 @@ export class WebSessions {
       });
     } catch (e) {
       const kind = idpFailure(e);
-      this.#o.onIdpFailure?.('callback', kind, refreshErrorDetail(e));
+      this.#o.onIdpFailure?.('callback', kind, idpErrorDetail(e));
       if (kind === 'unavailable') {
         this.#usedStates.set(state, 'failed');
-        return this.#idpUnavailable(`code exchange failed, the IdP was unavailable: ${refreshErrorDetail(e)}`, again, await this.#failedMarker(cookieName, state, returnTo, facts.host, nowMs));
+        return this.#idpUnavailable(`code exchange failed, the IdP was unavailable: ${idpErrorDetail(e)}`, again, await this.#failedMarker(cookieName, state, returnTo, facts.host, nowMs));
       }
       this.#usedStates.set(state, 'done');
       return fail(403, `code exchange or ID token check failed: ${(e as Error).message}`, clear);
