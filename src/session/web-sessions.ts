@@ -66,6 +66,17 @@ const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 const RETRY_FLOOR_MS = 100;
 
+/**
+ * Until when a check may wait for a refresh: three quarters of the time it has until its
+ * answer is due, the rest being for deciding, recording and answering (and strictly before
+ * the moment the check's deadline queue would answer it 503 instead).
+ */
+function waitBound(answerByMs: number | undefined): number {
+  if (answerByMs === undefined) return Number.POSITIVE_INFINITY;
+  const now = Date.now();
+  return now + Math.max(0, answerByMs - now) * 0.75;
+}
+
 /** `p`'s outcome, or undefined when it takes longer than `ms`. */
 function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
@@ -252,7 +263,7 @@ export class WebSessions {
     const flight = this.#flight(record, nowMs, answerByMs);
     let outcome: RefreshOutcome | undefined;
     if (inGrace) {
-      const waitMs = Math.min(flight.waitUntil, answerByMs ?? Number.POSITIVE_INFINITY) - Date.now();
+      const waitMs = Math.min(flight.waitUntil, waitBound(answerByMs)) - Date.now();
       outcome = waitMs > 0 ? await within(flight.done, waitMs) : undefined;
       // Slow IdP: answered from the last claims; the refresh goes on, its result is kept.
       if (outcome === undefined) return { record, stale: true };
@@ -307,7 +318,7 @@ export class WebSessions {
     // Checks that gave up waiting (a slow IdP) do not see a store failure: never unhandled.
     done.catch(() => undefined);
     // Joiners wait as long as the check that started it may: after that the IdP counts as slow.
-    const flight: Flight = { done, waitUntil: Math.min(Date.now() + this.#httpTimeoutMs, answerByMs ?? Number.POSITIVE_INFINITY) };
+    const flight: Flight = { done, waitUntil: Math.min(Date.now() + this.#httpTimeoutMs, waitBound(answerByMs)) };
     this.#refreshing.set(sid, flight);
     return flight;
   }
