@@ -1,4 +1,5 @@
 import type { CheckRequestLike } from '../request/check-request.js';
+import { allowEncoder } from './allow-encoder.js';
 import { AUTHORIZATION_SERVICE, loadEnvoyRoot } from './protos.js';
 
 /**
@@ -22,11 +23,13 @@ export function authCodec(): AuthCodec {
   const root = loadEnvoyRoot('envoy/service/auth/v3/external_auth.proto');
   const Request = root.lookupType(`${AUTHORIZATION_SERVICE.replace(/\.Authorization$/, '')}.CheckRequest`);
   const Response = root.lookupType(`${AUTHORIZATION_SERVICE.replace(/\.Authorization$/, '')}.CheckResponse`);
+  const encodeAllow = allowEncoder(Response);
   cached = {
     decodeRequest: (buf) => Request.decode(buf) as unknown as CheckRequestLike,
     encodeRequest: (req) => Buffer.from(Request.encode(Request.fromObject(req as Record<string, unknown>)).finish()),
-    // Plain objects are encoded as they are: enums as numbers, Struct values camelCase.
-    encodeResponse: (res) => Buffer.from(Response.encode(res as Record<string, unknown>).finish()),
+    // Plain objects are encoded as they are: enums as numbers, Struct values camelCase. An
+    // allow, the common answer, is written directly (allow-encoder.ts), with the same bytes.
+    encodeResponse: (res) => encodeAllow(res as Record<string, unknown>) ?? Buffer.from(Response.encode(res as Record<string, unknown>).finish()),
     decodeResponse: (buf) => Response.toObject(Response.decode(buf), { enums: Number, defaults: false }),
   };
   return cached;
