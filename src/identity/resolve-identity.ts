@@ -1,4 +1,4 @@
-import { childSpan } from '../telemetry/spans.js';
+import { childSpan, recording } from '../telemetry/spans.js';
 import type { RequestFacts } from '../request/facts.js';
 import { bearerToken } from './bearer.js';
 import { NO_IDENTITY, invalidToken, suspended, type IdentityResult } from './identity-result.js';
@@ -16,6 +16,8 @@ export interface SessionIdentity {
 /** Admin suspensions of (issuer, subject), read per request (the session store). */
 export interface Suspensions {
   isSuspended(issuer: string, subject: string): Promise<boolean>;
+  /** Answered at once by a store that keeps suspensions in memory. */
+  suspendedNow?(issuer: string, subject: string): boolean;
 }
 
 export class IdentityResolver {
@@ -42,7 +44,13 @@ export class IdentityResolver {
     if (token === undefined) return /^bearer\b/i.test(authorization) ? invalidToken('malformed bearer header') : NO_IDENTITY;
     if (this.#jwt.issuerCount === 0) return invalidToken('no token issuer is configured');
     const result = this.#jwt.verify(token, nowMs, answerByMs);
-    return this.#suspensions ? this.#unlessSuspended(result, this.#suspensions) : result;
+    const suspensions = this.#suspensions;
+    if (!suspensions) return result;
+    // A memory store answers at once; traced, the check keeps its child span.
+    if (!(result instanceof Promise) && suspensions.suspendedNow && !recording()) {
+      return result.kind === 'principal' && suspensions.suspendedNow(result.principal.issuer, result.principal.subject) ? suspended('bearer token of a suspended user') : result;
+    }
+    return this.#unlessSuspended(result, suspensions);
   }
 
   /**

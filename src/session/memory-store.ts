@@ -46,6 +46,11 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async isSuspended(issuer: string, subject: string): Promise<boolean> {
+    return this.suspendedNow(issuer, subject);
+  }
+
+  /** The same answer without a promise: it is in memory (a decision then need not wait). */
+  suspendedNow(issuer: string, subject: string): boolean {
     return this.#suspended.has(userKey(issuer, subject));
   }
 

@@ -24,6 +24,8 @@ export interface SessionStore {
   listUser(issuer: string, subject: string): Promise<SessionRecord[]>;
   setSuspended(issuer: string, subject: string, suspended: boolean): Promise<void>;
   isSuspended(issuer: string, subject: string): Promise<boolean>;
+  /** The same, answered at once, by a store that holds suspensions in memory (absent: ask isSuspended). */
+  suspendedNow?(issuer: string, subject: string): boolean;
   /** False while the store cannot be reached; readiness reports it. */
   healthy(): boolean;
   close(): Promise<void>;

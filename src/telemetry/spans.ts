@@ -23,6 +23,12 @@ export function childSpan<T>(name: string, attributes: Attributes | undefined, f
   });
 }
 
+/** Whether a span is recording now (then child spans are made; else code may skip them). */
+export function recording(): boolean {
+  const span = trace.getActiveSpan();
+  return span !== undefined && span.isRecording();
+}
+
 /** Adds attributes to the active span (e.g. `verdict.token_cache_hit`), when one records. */
 export function annotate(attributes: Attributes): void {
   const span = trace.getActiveSpan();
