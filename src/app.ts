@@ -186,7 +186,7 @@ function idpFailureReporter(log: Logger, metrics: Metrics): NonNullable<WebSessi
   const last = new Map<string, string>();
   const throttles = new Map<string, Throttle>();
   const messages: Record<string, string> = {
-    'refresh:unavailable': 'IdP unavailable for claims refresh: sessions keep their last claims within claims_refresh_grace, retried with backoff',
+    'refresh:unavailable': 'IdP unavailable for claims refresh: sessions keep their last claims up to claims_refresh_grace after the refresh fell due (then end), retried with backoff',
     'refresh:oauth_error': 'IdP refused a claims refresh (OAuth error): those sessions ended',
     'refresh:invalid': 'claims refresh failed our checks (or no refresh token): those sessions ended',
     'callback:unavailable': 'IdP unavailable during login callbacks: browsers got the try-again page (502)',

@@ -19,7 +19,7 @@ export interface TestApp {
 }
 
 /** Starts a real Verdict on loopback ports with a file audit sink in a temp folder. */
-export async function startTestApp(policies: Record<string, unknown>, config: Record<string, unknown> = {}): Promise<TestApp> {
+export async function startTestApp(policies: Record<string, unknown>, config: Record<string, unknown> = {}, options: { log?: pino.Logger } = {}): Promise<TestApp> {
   const t = tempDir();
   for (const [name, doc] of Object.entries(policies)) t.write(`policies/${name}`, doc);
   const auditPath = join(t.dir, 'audit.jsonl');
@@ -30,7 +30,7 @@ export async function startTestApp(policies: Record<string, unknown>, config: Re
     ...config,
     policies: { dir: 'policies', reload_debounce: '50ms', ...(config.policies as object | undefined) },
   });
-  const app = await startVerdict(loadConfig(file, {}), { log: pino({ level: 'silent' }) });
+  const app = await startVerdict(loadConfig(file, {}), { log: options.log ?? pino({ level: 'silent' }) });
   return {
     app,
     dir: t.dir,

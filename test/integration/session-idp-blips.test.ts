@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
 import { DEMO_POLICY, startTestApp, type TestApp } from '../helpers/app.js';
 import { authClient, envoyCheckRequest, headerValue, type CheckResponseJs } from '../helpers/envoy-client.js';
 import { HTML, loginThroughCheck, setCookies, status } from '../helpers/login.js';
@@ -27,6 +29,9 @@ describe('IdP blips: claims refresh and login callback against a real OIDC provi
   let idp: TestOidcProvider;
   let t: TestApp;
   let client: ReturnType<typeof authClient>;
+  // The operations log, as an operator would read it.
+  const logLines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _enc, done) => (logLines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) }));
 
   before(async () => {
     idp = await TestOidcProvider.start({ redirectUris: ['http://grafana.example.com/.verdict/callback'] });
@@ -39,6 +44,7 @@ describe('IdP blips: claims refresh and login callback against a real OIDC provi
           session: { keys: [sessionKey()], idle_timeout: '1h' },
         },
       },
+      { log },
     );
     client = authClient(t.app.grpcPort);
   });
@@ -77,6 +83,12 @@ describe('IdP blips: claims refresh and login callback against a real OIDC provi
     } finally {
       idp.heal();
     }
+    // Two failures, one warning line (at most one per 10 s), with the last error and no secret.
+    const warned = logLines.filter((l) => String(l.msg).startsWith('IdP unavailable for claims refresh'));
+    assert.equal(warned.length, 1, JSON.stringify(warned));
+    assert.equal(warned[0]!.level, 40);
+    assert.match(String(warned[0]!.last_error), /HTTP response status code|OAUTH_RESPONSE_IS_NOT_CONFORM/);
+    assert.doesNotMatch(JSON.stringify(logLines), /verdict-test-secret|eyJ[A-Za-z0-9_-]{10,}/);
     // The IdP is back within the grace period: the next retry refreshes, and the group change applies.
     const after = await until('the refreshed claims apply', 3000, async () => {
       const r = await check(cookie);
