@@ -7,7 +7,7 @@ import { verifyLines } from '../audit/verify.js';
 import { allReasons } from '../policy/reasons.js';
 import { groupByWorker } from '../cluster/audit-path.js';
 import { mergedByTime, readAuditLines } from '../audit/read-records.js';
-import { err, out } from './io.js';
+import { err, out, outText, printable } from './io.js';
 
 async function loadKey(file: string) {
   const text = readFileSync(file, 'utf8');
@@ -175,8 +175,8 @@ export async function auditQuery(files: readonly string[], o: QueryOptions): Pro
     for await (const { line, record } of records(files)) {
       if (!matches(record, q)) continue;
       if (format === 'jsonl') out(line);
-      else if (format === 'csv') out(COLUMNS.map((k) => csvField(cell(record, k))).join(','));
-      else rows.push(COLUMNS.map((k) => cell(record, k).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')));
+      else if (format === 'csv') out(COLUMNS.map((k) => csvField(printable(cell(record, k)))).join(','));
+      else rows.push(COLUMNS.map((k) => printable(cell(record, k))));
     }
   } catch (e) {
     err(`verdict audit query: ${(e as Error).message}`);
@@ -216,6 +216,7 @@ export async function auditSummary(files: readonly string[], o: QueryOptions & {
     return 2;
   }
   const result = s.result(top);
-  out(format === 'json' ? JSON.stringify(result, null, 2) : summaryText(result));
+  if (format === 'json') out(JSON.stringify(result, null, 2));
+  else for (const line of summaryText(result).split('\n')) outText(line);
   return 0;
 }

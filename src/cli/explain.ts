@@ -14,7 +14,7 @@ import type { PolicySet } from '../policy/policy-set.js';
 import { replayInput } from '../replay/record-input.js';
 import { factsFromCheckRequest } from '../request/from-check-request.js';
 import type { RequestFacts } from '../request/facts.js';
-import { err, loadForCommand, out } from './io.js';
+import { err, loadForCommand, out, outText } from './io.js';
 
 export interface ExplainArgs {
   readonly config: string | undefined;
@@ -274,7 +274,7 @@ export async function explain(a: ExplainArgs): Promise<number> {
   if (format === 'json') out(JSON.stringify(report, null, 2));
   else {
     if (p) (report.identity as Record<string, unknown>).text = principalText(p);
-    for (const l of textReport(report, trace)) out(l);
+    for (const l of textReport(report, trace)) outText(l);
   }
   return 0;
 }

@@ -7,6 +7,16 @@ import { loadPolicyDir } from '../policy-store/policy-store.js';
 export const out = (line: string): void => void process.stdout.write(`${line}\n`);
 export const err = (line: string): void => void process.stderr.write(`${line}\n`);
 
+/**
+ * A line for a terminal, with every control character (C0 but tab, DEL, C1) and U+2028/U+2029
+ * shown as `?`. Audit records hold attacker-chosen values (a raw path sent straight to the gRPC
+ * port, header values, IdP claims): printed as they are, an ESC sequence re-titles the terminal,
+ * writes the clipboard (OSC 52) or hides lines of the report the operator is reading.
+ */
+export const printable = (line: string): string => line.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
+/** `out` for text built from recorded values (explain, audit query and summary reports). */
+export const outText = (line: string): void => out(printable(line));
+
 /** The problems carried by an error, or one problem made from its message. */
 export function problemsOf(e: unknown, fallbackFile: string): Problem[] {
   if (isVerdictError(e) && e.problems.length > 0) return [...e.problems];
