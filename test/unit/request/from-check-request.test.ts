@@ -22,6 +22,10 @@ describe('host normalization', () => {
     ['grafana.example.com/x', undefined],
     ['a b', undefined],
     ['grafana.example.com..', undefined],
+    // Case folding is ASCII only: the Kelvin sign lower-cases to k, U+0130 to i + a combining dot.
+    ['\u212Aibana.example.com', undefined],
+    ['adm\u0130n.example.com', undefined],
+    ['b\u00FCcher.example', undefined],
   ];
   for (const [raw, want] of cases) {
     it(`${JSON.stringify(raw)} → ${JSON.stringify(want)}`, () => assert.equal(normalizeRequestHost(raw), want));
