@@ -61,6 +61,17 @@ describe('canonical JSON: fast path = general path', () => {
     // Built in key order (places for log.level, prev_hash, seq included): no sorting copy per record.
     assert.deepEqual(keys, [...keys].sort());
     for (const k of ['log.level', 'prev_hash', 'seq']) assert.ok(keys.includes(k), k);
+    // A session's hash and stale claims, and a raw path that differs from the normalized one, have their places too.
+    const withSession = decisionRecord({
+      decisionId: 'd2', timeMs: 0, transport: 'grpc', decision: { allow: true, status: 200, reasons: ['allow'], route: 'r1' },
+      facts: { method: 'GET', scheme: 'https', host: 'h', path: '/a', query: '', headers: new Map() }, rawPath: '/x/../a?q=1',
+      identity: { kind: 'principal', principal: { method: 'session', subject: 's', groups: [], claims: {}, issuer: 'i', sessionId: 'sid', claimsStale: true } }, policyHash: 'h', durationMs: 0.1, includeQuery: false,
+    } as unknown as Parameters<typeof decisionRecord>[0]);
+    assert.equal(withSession['verdict.raw_path'], '/x/../a');
+    assert.equal(withSession['verdict.session_claims_stale'], true);
+    assert.equal(typeof withSession['verdict.session_hash'], 'string');
+    const sessionKeys = Object.keys(withSession);
+    assert.deepEqual(sessionKeys, [...sessionKeys].sort());
     record['log.level'] = 'info';
     const { json, record: linked } = link(record, { seq: 4, hash: 'abc' });
     const { hash, ...rest } = linked;
