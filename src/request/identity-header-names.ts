@@ -6,6 +6,11 @@
  * is fooled by the other. Such headers from a client are never passed upstream.
  */
 export function isIdentityHeaderName(name: string): boolean {
+  // Most names (:path, accept, authorization…) are told apart by their first character: an
+  // ASCII one other than x or t cannot start either prefix once lower-cased. Anything else
+  // (non-ASCII first: lower-casing may fold it) takes the full test.
+  const c = name.charCodeAt(0);
+  if (c < 0x80 && c !== 0x78 && c !== 0x58 && c !== 0x74 && c !== 0x54) return false;
   const n = name.toLowerCase().replaceAll('_', '-');
   return n.startsWith('x-verdict-') || n.startsWith('tailscale-');
 }
