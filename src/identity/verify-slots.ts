@@ -19,24 +19,30 @@ export class VerifySlots {
   readonly #limit: number;
   readonly #maxQueue: number;
   readonly #now: () => number;
-  /** Start times of the verifications running now, oldest first. */
-  readonly #running: number[] = [];
+  #running = 0;
   readonly #queue: Waiter[] = [];
   #head = 0;
   #queued = 0;
   /** Moving average of one verification's wall time, ms. */
   #avgMs = 1;
+  /** Moving average of the time between completions while every slot is busy, ms. */
+  #intervalMs: number;
+  /** When a verification last finished, and since when every slot has been busy. */
+  #lastDoneAt = 0;
+  #fullSince = 0;
   /** The pace the queue was last checked against (see #prune). */
-  #prunedAtMs = 1;
+  #prunedAtMs: number;
 
   constructor(limit: number, maxQueue: number, now: () => number = Date.now) {
     this.#limit = Math.max(1, limit);
     this.#maxQueue = maxQueue;
     this.#now = now;
+    this.#intervalMs = this.#avgMs / this.#limit;
+    this.#prunedAtMs = this.#intervalMs;
   }
 
   get inFlight(): number {
-    return this.#running.length;
+    return this.#running;
   }
 
   get queued(): number {
@@ -44,29 +50,37 @@ export class VerifySlots {
   }
 
   /**
-   * One verification's time as things are now: the moving average, or longer when the oldest
-   * running verification has already taken longer. (On a busy event loop completions are
-   * rare — each waits for a turn of the loop — so the average alone, learning only from
-   * completions, stays at its idle value while the queue grows: measured, 2 verifications
-   * in a second with 800 checks queued behind them and none shed.)
+   * The time between two verifications finishing, as things are now: the measured interval,
+   * or longer when no verification has finished for longer than that with every slot busy.
+   * (On a busy event loop completions are rare — each waits for a turn of the loop — and an
+   * average learnt only from completions stays at its idle value while the queue grows:
+   * measured, 2 verifications in a second with 800 checks queued behind them, none shed.)
    */
   #paceMs(now: number): number {
-    const oldest = this.#running[0];
-    return oldest === undefined ? this.#avgMs : Math.max(this.#avgMs, now - oldest);
+    if (this.#running < this.#limit) return this.#intervalMs;
+    return Math.max(this.#intervalMs, now - Math.max(this.#lastDoneAt, this.#fullSince));
+  }
+
+  /** When a verification queued behind `ahead` others would be done, at this pace. */
+  #expectedDone(now: number, ahead: number, pace: number): number {
+    return now + (ahead + 1) * pace + this.#avgMs;
+  }
+
+  #start(now: number): void {
+    if (++this.#running === this.#limit) this.#fullSince = now;
   }
 
   /** Resolves true with a slot held (call `release`), or false: shed, do not verify. */
   acquire(deadline: Deadline): Promise<boolean> {
     const now = this.#now();
-    if (this.#running.length < this.#limit && this.#queued === 0) {
-      this.#running.push(now);
+    if (this.#running < this.#limit && this.#queued === 0) {
+      this.#start(now);
       return Promise.resolve(true);
     }
     if (this.#queued >= this.#maxQueue) return Promise.resolve(false);
     const pace = this.#paceMs(now);
     if (pace > 2 * this.#prunedAtMs) this.#prune(now, pace);
-    // Expected wait: the queue ahead drains `limit` at a time at the current pace.
-    if (now + ((this.#queued + 1) / this.#limit + 1) * pace > deadline.ms) return Promise.resolve(false);
+    if (this.#expectedDone(now, this.#queued, pace) > deadline.ms) return Promise.resolve(false);
     this.#queued++;
     return new Promise((resolve) => this.#queue.push({ deadline, resolve, shed: false }));
   }
@@ -82,7 +96,7 @@ export class VerifySlots {
     for (let i = this.#head; i < this.#queue.length; i++) {
       const w = this.#queue[i]!;
       if (w.shed) continue;
-      if (now + ((ahead + 1) / this.#limit + 1) * pace > w.deadline.ms) {
+      if (this.#expectedDone(now, ahead, pace) > w.deadline.ms) {
         w.shed = true;
         this.#queued--;
         w.resolve(false);
@@ -91,10 +105,16 @@ export class VerifySlots {
   }
 
   release(tookMs: number): void {
-    this.#avgMs = this.#avgMs * 0.9 + Math.max(0.05, tookMs) * 0.1;
-    this.#running.shift();
     const now = this.#now();
-    if (this.#running.length === 0) this.#prunedAtMs = Math.max(1, this.#avgMs);
+    this.#avgMs = this.#avgMs * 0.9 + Math.max(0.05, tookMs) * 0.1;
+    // The gap since the previous completion tells the pace only while the slots were all busy.
+    if (this.#running === this.#limit || this.#queued > 0) {
+      const gap = now - Math.max(this.#lastDoneAt, this.#fullSince);
+      this.#intervalMs = this.#intervalMs * 0.9 + Math.max(0.01, gap) * 0.1;
+    }
+    this.#lastDoneAt = now;
+    this.#running--;
+    if (this.#running === 0 && this.#queued === 0) this.#prunedAtMs = Math.max(this.#intervalMs, this.#avgMs / this.#limit);
     while (this.#head < this.#queue.length) {
       const w = this.#queue[this.#head]!;
       this.#queue[this.#head++] = undefined as never;
@@ -105,7 +125,7 @@ export class VerifySlots {
         continue;
       }
       this.#compact();
-      this.#running.push(now);
+      this.#start(now);
       w.resolve(true); // the slot passes straight to the waiter
       return;
     }

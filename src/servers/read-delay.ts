@@ -27,12 +27,13 @@ export class ReadDelay {
 
   /**
    * The caller's deadline as best known: the one read, less the time the call may have
-   * waited unread, by at most half the time left (a check on a saturated loop still gets
-   * half its window).
+   * waited unread, by at most a quarter of the time left: on a loop saturated for seconds the
+   * busy stretch says little about any one call, and a larger cut sheds work that would have
+   * finished in time (bench/README.md#restart-curve).
    */
   deadline(readDeadlineMs: number, now = Date.now()): number {
     const left = readDeadlineMs - now;
     if (left <= 0) return readDeadlineMs;
-    return readDeadlineMs - Math.min(this.at(now), left / 2);
+    return readDeadlineMs - Math.min(this.at(now), left / 4);
   }
 }
