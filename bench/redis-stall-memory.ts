@@ -2,8 +2,8 @@
 // frozen Redis. Verdict runs in its own process with browser sessions in Debian's
 // redis-server; a client process (restart-driver.ts) sends session-cookie checks at `rate`
 // per second for the whole run; Redis is frozen (SIGSTOP) for `stall` seconds in the middle.
-// Samples Verdict's resident set and V8 heap (its own /metrics) before the stall, at its end,
-// after SIGCONT and after the load. See bench/README.md#redis-stall-memory.
+// Samples Verdict's resident set and V8 heap (its own /metrics, each after a forced full GC)
+// before the stall, during it, after SIGCONT and after the load. See bench/README.md#redis-stall-memory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,7 +45,8 @@ writeFileSync(join(dir, 'verdict.json'), JSON.stringify({
     session: { keys: [sessionKey()], store: { type: 'redis', url: redis.url } },
   },
 }));
-const verdict = spawn(process.execPath, [join(process.cwd(), 'bin/verdict.js'), 'serve', '--config', 'verdict.json'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+// --expose-gc and gc-on-signal.js: each sample is taken after a full GC (SIGUSR2), so it counts live memory.
+const verdict = spawn(process.execPath, ['--expose-gc', '--import', join(import.meta.dirname, 'gc-on-signal.js'), join(process.cwd(), 'bin/verdict.js'), 'serve', '--config', 'verdict.json'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 children.push(verdict);
 let err = '';
 verdict.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -70,6 +71,8 @@ msg.copy(frame, 5);
 writeFileSync(join(dir, 'frames.bin'), Buffer.concat(Array.from({ length: RATE * SECONDS }, () => frame)));
 
 async function sample(label: string): Promise<string> {
+  verdict.kill('SIGUSR2');
+  await new Promise((r) => setTimeout(r, 300));
   const m = await fetch(`http://127.0.0.1:${httpPort}/metrics`).then((r) => r.text());
   const get = (name: string) => Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(m)?.[1] ?? NaN) / 2 ** 20;
   const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then((r) => r.status, () => 0);
