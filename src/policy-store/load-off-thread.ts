@@ -131,7 +131,11 @@ export class PolicyParser {
  * VerdictError listing every problem, like `loadPolicyDir`.
  */
 export async function loadPolicyDirOffThread(dir: string, parser: PolicyParser): Promise<PolicySet> {
-  const files = await parser.parse(dir);
+  return compileSliced(await parser.parse(dir));
+}
+
+/** The serving-thread half of a reload: compiles parsed files in slices. */
+export async function compileSliced(files: readonly ParsedFile[]): Promise<PolicySet> {
   // What a slice compiles survives (it is the new set): collected slice by slice, each
   // young-generation collection stays short (young-collection.ts).
   const result = await runSliced(compileSteps(files, {}), SLICE_MS, collectYoungGeneration);

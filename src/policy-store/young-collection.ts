@@ -9,9 +9,10 @@ let gc: Gc | null | undefined;
  * Collects V8's young generation now (a scavenge), for the reload compile between two of its
  * slices (load-off-thread.ts). Why: nearly everything the compile allocates survives (it is the
  * new policy set), and a scavenge costs in proportion to what survives. Left to itself V8
- * collects when the young generation is full (16 MB of survivors, 15–20 ms of CPU per
- * collection, one every few slices, landing in the middle of a slice); collected after each
- * ~4 ms slice, it copies one slice's worth (~1–3 ms), in a turn of its own. Normal serving is
+ * collects when the young generation is full (up to 16 MB of survivors to copy: 12–27 ms of
+ * CPU per collection measured here, one every few slices, landing in the middle of a slice);
+ * collected after each ~4 ms slice, it copies one slice's worth (2–7 ms of CPU measured, all
+ * threads), in a turn of its own. Normal serving is
  * untouched (a process-wide `--max-semi-space-size` would cap the pause too, but for every
  * request, always). bench/reload-gaps.ts measures both.
  *
