@@ -157,6 +157,12 @@ export async function verifyLines(fileNames: readonly string[], input: Iterable<
     await it.return?.();
   }
   const base = { records, firstSeq, lastSeq: prev?.seq, checkpoints, signaturesChecked: key !== undefined, unsignedCheckpoints: unsigned };
+  // A server's trail begins with its start record: files with no record at all are a trail that
+  // was emptied (truncated to nothing), which would otherwise pass as intact. A running server's
+  // first line still being written (--live) is the one empty trail that is fine.
+  if (records === 0 && !(options.live && partialLine)) {
+    return fail(fileNames.at(-1) ?? '', 0, undefined, 'no records: a trail starts with the server\'s start record, so an empty one was emptied');
+  }
   if (last && last['event.action'] !== 'audit.checkpoint') {
     if (options.live) {
       const from = sealedSeq === undefined ? firstSeq! : sealedSeq + 1;

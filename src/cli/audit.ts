@@ -27,7 +27,7 @@ export async function auditVerify(files: readonly string[], keyFile: string | un
   // Every file must be there before the walk starts: a missing one is a usage error (2), not a broken chain.
   for (const f of files) {
     try {
-      if (!statSync(f).isFile()) throw new Error(`${f}: not a file`);
+      if (statSync(f).isDirectory()) throw new Error(`${f}: a folder, not an audit file`);
     } catch (e) {
       err(`verdict audit verify: ${(e as Error).message}`);
       return 2;

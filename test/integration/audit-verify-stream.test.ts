@@ -2,6 +2,7 @@
 // Reading whole files made a `.gz` of 400 KB inflate to 400 MiB in memory (and a string as
 // long), and a trail file over 512 MiB, the longest string Node makes, could not be verified.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createWriteStream, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { createGzip } from 'node:zlib';
 import { AuditWriter } from '../../src/audit/audit-writer.js';
-import { verdictAsyncResult } from '../helpers/cli.js';
+import { BIN, verdictAsyncResult } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
@@ -58,5 +59,25 @@ describe('audit verify streams the trail', () => {
     const missing = await verdictAsyncResult(['audit', 'verify', join(t.dir, 'nope.jsonl'), live]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /nope\.jsonl/);
+    const folder = await verdictAsyncResult(['audit', 'verify', t.dir]);
+    assert.equal(folder.code, 2);
+    assert.match(folder.stderr, /a folder, not an audit file/);
+  });
+
+  it('an emptied trail is not intact (also under --live); a pipe is read like a file', async () => {
+    const t = tempDir();
+    const emptied = join(t.dir, 'audit.jsonl');
+    writeFileSync(emptied, '');
+    for (const args of [[emptied], [emptied, '--live']]) {
+      const r = await verdictAsyncResult(['audit', 'verify', ...args]);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /no records: a trail starts with the server's start record/);
+    }
+    const live = join(t.dir, 'trail.jsonl');
+    await trail(live, 2);
+    // Process substitution hands over a pipe (/dev/fd/N): streamed like a file.
+    const piped = spawnSync('bash', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} audit verify <(cat ${JSON.stringify(live)})`], { encoding: 'utf8' });
+    assert.equal(piped.status, 0, piped.stdout + piped.stderr);
+    assert.match(piped.stdout, /^intact: 3 records/);
   });
 });
