@@ -4,7 +4,9 @@
 // load, so a busy moment of the shared machine hits all modes alike. Reports per mode the
 // median throughput and the CPU time Verdict spent per request (utime + stime from
 // /proc/<pid>/stat around each h2load run: a number that does not depend on how fast the
-// load generator got the core). See bench/README.md.
+// load generator got the core), and for the main thread its CPU, run-queue wait and wakeups
+// (/proc/<pid>/task/<pid>/schedstat and status). BENCH_PROF, BENCH_PERF, BENCH_STRACE: profiles
+// and syscall counts of the servers (below). See bench/README.md.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +23,8 @@ const ROUNDS = Number(args.get('rounds') ?? 5);
 const MODES = (args.get('modes') ?? 'sync-disk,sync-os,async').split(',');
 const CLIENTS = Number(args.get('clients') ?? 8);
 const STREAMS = Number(args.get('streams') ?? 16);
+/** `--serial=0`: skip the one-at-a-time runs (profiles of the peak load only). */
+const SERIAL = Number(args.get('serial') ?? 2000);
 
 if (spawnSync('h2load', ['--version']).error) {
   process.stderr.write('bench: h2load not found; install it with `apt-get install nghttp2-client`\n');
@@ -67,7 +71,7 @@ async function startVerdict(mode: string): Promise<{ port: number; pid: number }
       identity: { jwt: [{ issuer, jwks_uri: `${issuer}/jwks`, audiences: ['verdict'], algorithms: ['RS256'] }] },
     }),
   );
-  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}/${mode.replace(/[^a-z0-9-]/g, '_')}`] : [];
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}/${mode.replace(/[^a-z0-9-]/g, '_')}`] : process.env.BENCH_PERF ? ['--perf-basic-prof-only-functions'] : [];
   const child = spawn(process.execPath, [...prof, join(process.cwd(), 'bin/verdict.js'), 'serve', '--config', join(home, 'verdict.json')], { cwd: home, stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(child);
   let err = '';
@@ -110,6 +114,41 @@ function threadCpu(pid: number): Map<string, number> {
 }
 const threadTotals = new Map<string, Map<string, number>>();
 
+/**
+ * The main thread's scheduling so far: CPU and run-queue wait (ns, /proc/<pid>/task/<pid>/schedstat)
+ * and context switches. Voluntary switches are the event loop going to sleep in epoll_wait:
+ * one per wakeup, so per decision they say how many decisions each wakeup served.
+ */
+function mainSched(pid: number): { runNs: number; waitNs: number; voluntary: number; involuntary: number } {
+  const [runNs, waitNs] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number) as [number, number];
+  const status = readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8');
+  return { runNs, waitNs, voluntary: Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)![1]), involuntary: Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)![1]) };
+}
+
+/**
+ * During every peak run, BENCH_STRACE=<dir>: `strace -c -f` on the server (syscalls by name;
+ * distorts CPU: use a separate run); BENCH_PERF=<dir>: `perf record -e task-clock` on the
+ * server's main thread, a CPU-time profile (V8's --cpu-prof samples wall time, which on a
+ * shared machine includes time spent waiting for a core); the servers then run with
+ * --perf-basic-prof so JS functions have names (`perf report -i <file> --sort sym`).
+ */
+function startAttached(pid: number, label: string): ChildProcess | undefined {
+  const out = process.env.BENCH_STRACE ?? process.env.BENCH_PERF;
+  if (!out) return undefined;
+  mkdirSync(out, { recursive: true });
+  const st = process.env.BENCH_STRACE
+    ? spawn('strace', ['-c', '-f', '-p', String(pid), '-o', join(out, `${label}.txt`)], { stdio: 'ignore' })
+    : spawn('perf', ['record', '-q', '-e', 'task-clock', '-F', '1999', ...(process.env.BENCH_PERF_ARGS ?? '').split(' ').filter(Boolean), '-t', String(pid), '-o', join(out, `${label}.data`)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  spawnSync('sleep', ['1']); // attached before the load starts (perf needs longer on a busy machine)
+  return st;
+}
+async function stopAttached(st: ChildProcess | undefined): Promise<void> {
+  if (!st) return;
+  const done = new Promise((r) => st.once('exit', r));
+  st.kill('SIGINT');
+  await done;
+}
+
 interface Run {
   rps: number;
   syscalls: number;
@@ -117,6 +156,11 @@ interface Run {
   p99: number;
   failed: number;
   cpuUs: number;
+  /** Main thread, per decision: wakeups (voluntary switches), preemptions, CPU and run-queue wait µs. */
+  wakeups: number;
+  preempted: number;
+  mainUs: number;
+  waitUs: number;
 }
 
 function h2load(port: number, pid: number, n: number, clients = CLIENTS, streams = STREAMS): Run {
@@ -126,6 +170,7 @@ function h2load(port: number, pid: number, n: number, clients = CLIENTS, streams
   const before = cpuSeconds(pid);
   const callsBefore = syscalls(pid);
   const threadsBefore = threadCpu(pid);
+  const schedBefore = mainSched(pid);
   const r = spawnSync('h2load', argv, { encoding: 'utf8' });
   if (clients === CLIENTS) {
     const key = String(pid);
@@ -134,10 +179,22 @@ function h2load(port: number, pid: number, n: number, clients = CLIENTS, streams
     totals.set('(requests)', (totals.get('(requests)') ?? 0) + n);
     threadTotals.set(key, totals);
   }
+  const sched = mainSched(pid);
   const cpu = cpuSeconds(pid) - before;
   const calls = syscalls(pid) - callsBefore;
   const { rps, pct, failed } = h2loadResult(r.stdout, log);
-  return { rps, syscalls: calls / n, p50: pct(50), p99: pct(99), failed: failed ?? 0, cpuUs: (cpu * 1e6) / n };
+  return {
+    rps,
+    syscalls: calls / n,
+    p50: pct(50),
+    p99: pct(99),
+    failed: failed ?? 0,
+    cpuUs: (cpu * 1e6) / n,
+    wakeups: (sched.voluntary - schedBefore.voluntary) / n,
+    preempted: (sched.involuntary - schedBefore.involuntary) / n,
+    mainUs: (sched.runNs - schedBefore.runNs) / 1e3 / n,
+    waitUs: (sched.waitNs - schedBefore.waitNs) / 1e3 / n,
+  };
 }
 
 const servers = new Map<string, { port: number; pid: number }>();
@@ -157,8 +214,10 @@ for (let i = 0; i < ROUNDS; i++) {
   const order = MODES.map((_, k) => MODES[(k + i) % MODES.length]!);
   for (const mode of order) {
     const s = servers.get(mode)!;
+    const st = startAttached(s.pid, `${mode.replace(/[^a-z0-9-]/g, '_')}-round${i + 1}`);
     runs.get(mode)!.push(h2load(s.port, s.pid, REQUESTS));
-    serial.get(mode)!.push(h2load(s.port, s.pid, 2000, 1, 1));
+    await stopAttached(st);
+    if (SERIAL > 0) serial.get(mode)!.push(h2load(s.port, s.pid, SERIAL, 1, 1));
   }
 }
 
@@ -170,8 +229,14 @@ for (const mode of MODES) {
   const rs = runs.get(mode)!;
   const ss = serial.get(mode)!;
   process.stdout.write(
-    `| ${mode} | ${rs.map((r) => f(r.rps)).join(', ')} | ${f(median(rs.map((r) => r.rps)))} | ${f(median(rs.map((r) => r.cpuUs)), 1)}; ${rs.map((r) => f(r.cpuUs)).join(', ')} | ${f(median(rs.map((r) => r.syscalls)), 2)} | ${f(median(rs.map((r) => r.p99)), 1)} | ${f(median(ss.map((r) => r.p50)), 3)} / ${f(median(ss.map((r) => r.p99)), 3)} | ${[...rs, ...ss].reduce((n, r) => n + r.failed, 0)} |\n`,
+    `| ${mode} | ${rs.map((r) => f(r.rps)).join(', ')} | ${f(median(rs.map((r) => r.rps)))} | ${f(median(rs.map((r) => r.cpuUs)), 1)}; ${rs.map((r) => f(r.cpuUs)).join(', ')} | ${f(median(rs.map((r) => r.syscalls)), 2)} | ${f(median(rs.map((r) => r.p99)), 1)} | ${ss.length ? `${f(median(ss.map((r) => r.p50)), 3)} / ${f(median(ss.map((r) => r.p99)), 3)}` : '-'} | ${[...rs, ...ss].reduce((n, r) => n + r.failed, 0)} |\n`,
   );
+}
+process.stdout.write('\nMain thread per decision (peak runs, median; rounds): CPU µs (schedstat) | run-queue wait µs | wakeups (voluntary switches) | preemptions\n');
+for (const mode of MODES) {
+  const rs = runs.get(mode)!;
+  const col = (k: 'mainUs' | 'waitUs' | 'wakeups' | 'preempted', d: number) => `${f(median(rs.map((r) => r[k])), d)}; ${rs.map((r) => f(r[k], d)).join(', ')}`;
+  process.stdout.write(`${mode}: ${col('mainUs', 0)} | ${col('waitUs', 0)} | ${col('wakeups', 3)} | ${col('preempted', 3)}\n`);
 }
 process.stdout.write('\nCPU µs per decision by thread (all peak runs, warm-up included):\n');
 for (const [mode, srv] of servers) {
