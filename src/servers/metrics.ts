@@ -162,7 +162,7 @@ export class Metrics {
     });
     this.#auditWrite = new Histogram({
       name: 'verdict_audit_write_seconds',
-      help: 'Time to hand a decision record to the audit sink and have it accepted (sync mode: written, and flushed with durability disk).',
+      help: 'Time to hand a decision record to the audit sink and have it accepted (sync mode: written, and flushed with durability disk; async mode: in the buffer, at the end of the event-loop turn).',
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
       registers: [this.registry],
     });

@@ -192,6 +192,25 @@ describe('durability', () => {
 });
 
 describe('async mode', () => {
+  it('the writes of one event-loop turn settle together at its end, before their records are written', async () => {
+    const p = join(tempDir().dir, 'audit.jsonl');
+    const w = writer(p, { mode: 'async', maxDelayMs: 60_000 });
+    const settled: string[] = [];
+    let duringTurn: string[] | undefined;
+    setImmediate(() => (duringTurn = [...settled])); // queued before the writes: still this turn's work
+    const writes = ['a', 'b', 'c'].map((id) => w.write(decision(id)).then(() => void settled.push(id)));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    assert.deepEqual(settled, [], 'not settled within the microtasks of the turn that wrote them');
+    await Promise.all(writes);
+    assert.deepEqual(duringTurn, [], 'not before the work queued ahead of them in the turn');
+    assert.deepEqual(settled, ['a', 'b', 'c'], 'all of the turn settle, in order');
+    assert.equal(read(p).length, 0, 'answered before the records are written (max_delay not reached)');
+    await w.write(decision('d')); // the next turn gets its own promise
+    await w.close();
+    assert.deepEqual(read(p).filter((r) => r['event.action'] === 'authorize').map((r) => r['verdict.decision_id']), ['a', 'b', 'c', 'd']);
+    assert.equal((await verify(p)).problem, undefined);
+  });
+
   it('records of many turns reach the file and the syslog copy in chain order, and close writes the rest', async () => {
     const p = join(tempDir().dir, 'audit.jsonl');
     const copies: string[] = [];
