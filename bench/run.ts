@@ -7,21 +7,23 @@
 //   default, disk); with both, one Verdict per durability, measured side by side.
 // --baseline=DIR: a second Verdict, started from another build (DIR/bin/verdict.js, e.g. a copy of
 //   the tree at an older commit), same config, alternated with the others in the peak rounds and
-//   measured one at a time: before/after numbers from one run.
+//   measured one at a time: before/after numbers from one run. --baseline-node-options=FLAGS:
+//   NODE_OPTIONS of the baseline Verdicts only (--baseline=. compares one build with two settings).
 // BENCH_PROF=DIR: a CPU profile of the whole Verdict process; BENCH_PROF_PEAK=DIR: of every
 //   server (the no-op too) over the peak rounds only (bench/prof-on-signal.ts, SIGUSR2 around them).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { authPackageDefinition } from '../src/envoy/protos.js';
 import { authClient, envoyCheckRequest } from '../test/helpers/envoy-client.js';
 import { startBenchIssuer } from './bench-issuer.js';
 import { h2loadResult } from './h2load-result.js';
 import { benchPolicy } from './policy.js';
 
-const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+// --name=value (split at the first `=`: values may hold one, like --baseline-node-options).
+const args = new Map(process.argv.slice(2).flatMap((a) => { const m = /^--([^=]+)(?:=(.*))?$/s.exec(a); return m ? [[m[1]!, m[2]!] as [string, string]] : []; }));
 const REQUESTS = Number(args.get('requests') ?? 60000);
 const ROUNDS = Number(args.get('rounds') ?? 3);
 const CLIENTS = 8;
@@ -47,7 +49,9 @@ writeFileSync(join(dir, 'policies/bench.json'), JSON.stringify(benchPolicy()));
 const sink = args.get('audit') ?? 'file';
 const mode = args.get('mode') ?? (sink === 'file' ? 'sync' : 'async');
 const durabilities: (string | undefined)[] = args.get('durability')?.split(',') ?? [undefined];
-const baselineDir = args.get('baseline');
+const baselineDir = args.has('baseline') ? resolve(args.get('baseline')!) : undefined;
+// Node/V8 flags for the baseline Verdicts only (e.g. the same build with another heap setting).
+const baselineNodeOptions = args.get('baseline-node-options');
 /** One Verdict's config; each Verdict (this build, --baseline) writes its own audit file. */
 function writeConfig(name: string, durability: string | undefined): string {
   const file = join(dir, `${name}.json`);
@@ -78,11 +82,11 @@ const peakProf = process.env.BENCH_PROF_PEAK;
 const loadAtStart = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** `tree`: the checkout whose build runs (its bin/verdict.js). */
-async function startVerdict(name: string, durability: string | undefined, tree = process.cwd()): Promise<number> {
+async function startVerdict(name: string, durability: string | undefined, tree = process.cwd(), nodeOptions?: string): Promise<number> {
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : peakProf ? ['--import', join(process.cwd(), 'dist/bench/prof-on-signal.js')] : [];
   const child = spawn(process.execPath, [...prof, join(tree, 'bin/verdict.js'), 'serve', '--config', writeConfig(name, durability)], {
     cwd: dir,
-    env: peakProf ? { ...process.env, BENCH_PROF_DIR: peakProf } : process.env,
+    env: { ...process.env, ...(peakProf ? { BENCH_PROF_DIR: peakProf } : {}), ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(child);
@@ -158,7 +162,7 @@ const variants: Variant[] = [];
 for (const [tree, label] of baselineDir ? ([[process.cwd(), 'Verdict'], [baselineDir, 'baseline']] as const) : ([[process.cwd(), 'Verdict']] as const)) {
   for (const d of durabilities) {
     const name = `${label}${d ? `-${d}` : ''}`;
-    variants.push({ name, port: await startVerdict(name, d, tree), peak: [] });
+    variants.push({ name, port: await startVerdict(name, d, tree, label === 'baseline' ? baselineNodeOptions : undefined), peak: [] });
   }
 }
 const noopPort = await startNoop();
