@@ -191,6 +191,13 @@ export class WebSessions {
    * send browsers. Everything after `rd=` is the return path, checked like any return URL.
    */
   async loginStart(facts: RequestFacts, nowMs: number): Promise<WebAnswer> {
+    // Only a page navigation starts a login. A proxy that sends every 401 here also sends the
+    // browser's own fetches (a favicon after a retry page, an image): a login cookie set for
+    // them could take the slot of the login the person is in, whose callback would then fail.
+    const mode = facts.headers.get('sec-fetch-mode');
+    if (mode !== undefined && mode !== 'navigate') {
+      return { status: 401, headers: [], reasons: ['user-unauthenticated'], detail: `login not started: not a page navigation (Sec-Fetch-Mode: ${mode})` };
+    }
     const i = facts.query.indexOf('rd=');
     const back = safeReturnUrl(i < 0 ? '/' : facts.query.slice(i + 3), []);
     const q = back.indexOf('?');

@@ -154,6 +154,10 @@ describe('a real browser logs in through nginx and Verdict against a real IdP', 
     if (!ready) return ctx.skip('chromium or nginx missing');
     const context = await browser.newContext();
     const page = await context.newPage();
+    // What the browser fetched, for the failure messages.
+    const trail: string[] = [];
+    page.on('response', (r) => trail.push(`${r.status()} ${r.request().method()} ${r.url()}`));
+    page.on('requestfailed', (r) => trail.push(`failed ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
     idp.tokenFault = { status: 502 };
     idp.tokenFaultTimes = 1;
     try {
@@ -161,11 +165,12 @@ describe('a real browser logs in through nginx and Verdict against a real IdP', 
       const callback = page.waitForResponse((r) => new URL(r.url()).pathname === '/.verdict/callback');
       await page.goto(app('app', '/reports?y=2'));
       await signIn(page, 'alice');
-      assert.equal((await callback).status(), 502);
+      assert.equal((await callback).status(), 502, trail.join('\n'));
       await page.waitForSelector('#again');
       assert.match((await page.textContent('body')) ?? '', /identity provider did not answer/);
       // A reload of the failed callback: the same page, and the code is not sent again.
-      assert.equal((await page.reload())?.status(), 502);
+      const reloaded = await page.reload();
+      assert.equal(reloaded?.status(), 502, `${trail.join('\n')}\n${t.records().slice(-4).map((r) => `${String(r['url.path'])} ${String(r['verdict.detail'])}`).join('\n')}`);
       assert.equal(await page.textContent('#again'), 'Try again');
       assert.equal(idp.tokenRequests, before + 1);
       // The link: a new login (the IdP remembers alice), back to the page she asked for.

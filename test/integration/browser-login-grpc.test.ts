@@ -156,6 +156,15 @@ describe('browser login through Envoy gRPC Check calls, against a real OIDC prov
     }
   });
 
+  it('login_path starts a login only for a page navigation: a favicon sent there gets 401 and no login cookie', async () => {
+    const favicon = await client.check(envoyCheckRequest({ path: '/.verdict/login?rd=/favicon.ico', headers: { accept: 'image/avif,image/webp,*/*', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' } }));
+    assert.equal(status(favicon), 401);
+    assert.deepEqual(setCookies(favicon), [], 'no login cookie: it could take the slot of a login in progress');
+    const page = await client.check(envoyCheckRequest({ path: '/.verdict/login?rd=/d', headers: { accept: HTML, 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' } }));
+    assert.equal(status(page), 302);
+    assert.ok(setCookies(page).some((c) => c.startsWith('__Host-verdict_login_')));
+  });
+
   it('keeps logins of several tabs apart in slot-named state cookies, and clears other login cookies', async () => {
     // Two tabs whose logins landed in different slots (the slot follows the random state).
     const bySlot = new Map<string, { path: string; start: CheckResponseJs }>();
