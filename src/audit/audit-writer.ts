@@ -4,7 +4,7 @@ import { SignJWT, type CryptoKey, type KeyObject } from 'jose';
 import { VerdictError } from '../errors.js';
 import { link, type ChainHead } from './chain.js';
 import type { AuditRecord } from './record.js';
-import { applyRetention, headOfOpenFile, headOfRotated, rotatedName } from './trail-file.js';
+import { applyRetention, freeRotatedName, headOfOpenFile, headOfRotated } from './trail-file.js';
 
 export { rotatedName } from './trail-file.js';
 
@@ -429,7 +429,7 @@ export class AuditWriter implements AuditSink {
     const where = this.#fileState();
     // Someone else rotated (or removed) the file already: follow them instead of renaming theirs.
     if (where !== 'ok') return this.#reopen(where);
-    renameSync(o.path!, rotatedName(o.path!, new Date()));
+    renameSync(o.path!, freeRotatedName(o.path!, Date.now()));
     const old = this.#fd;
     this.#openFile();
     // The old file's flush runs in the background: rotation must not block the event loop.

@@ -1,4 +1,4 @@
-import { fstatSync, ftruncateSync, readdirSync, readFileSync, readSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, ftruncateSync, readdirSync, readFileSync, readSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { ChainHead } from './chain.js';
@@ -8,6 +8,19 @@ import type { AuditRecord } from './record.js';
 export function rotatedName(path: string, at: Date): string {
   const ext = extname(path);
   return `${path.slice(0, path.length - ext.length)}.${at.toISOString().replaceAll(':', '-')}${ext}`;
+}
+
+/**
+ * A rotated name no file has yet (plain or compressed): two rotations in one millisecond
+ * (a batch and the checkpoint right after it) got the same name, and the second rename
+ * replaced the first file, records answered long ago included. The later file gets the
+ * next free millisecond, so names still sort in chain order.
+ */
+export function freeRotatedName(path: string, atMs: number): string {
+  for (let at = atMs; ; at++) {
+    const name = rotatedName(path, new Date(at));
+    if (!existsSync(name) && !existsSync(`${name}.gz`)) return name;
+  }
 }
 
 /** Rotated files of `path` (plain or gzip-compressed by retention), oldest first, with the time in their name. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, fdatasync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { AuditWriter, rotatedName, type AuditWriterOptions } from '../../../src/audit/audit-writer.js';
 import { verifyTrail } from '../../../src/audit/verify.js';
 import { tempDir } from '../../helpers/tmp.js';
@@ -134,6 +134,21 @@ describe('chain continuity across missing live files', () => {
     assert.deepEqual(recs.map((r) => r['verdict.decision_id'] ?? r['event.action']), ['b0', 'audit.reopened', 'b1', 'audit.checkpoint']);
     assert.deepEqual(recs[1]!['verdict.lost_seqs'], [1, 1], 'a0 went with the deleted file, and the chain says so');
     // The files after the removal verify as one chain.
+    assert.equal((await verify(...files)).problem, undefined);
+  });
+  it('two rotations in one millisecond keep both files (the second never replaces the first)', async (t) => {
+    const dir = tempDir().dir;
+    const p = join(dir, 'audit.jsonl');
+    // The clock stands still: every rotation asks for the same name (before the fix, the
+    // second rename replaced the first rotated file and its answered records with it).
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    t.after(() => mock.timers.reset());
+    const w = writer(p, { rotateBytes: 1 });
+    for (let i = 0; i < 4; i++) await w.write(decision(`a${i}`));
+    await w.close();
+    const files = [...readdirNames(dir).filter((n) => n !== 'audit.jsonl').map((n) => join(dir, n)), p];
+    assert.equal(files.length, 5, `one file per batch: ${readdirNames(dir).join(' ')}`);
+    assert.deepEqual(files.flatMap(read).map((r) => r['verdict.decision_id'] ?? r['event.action']), ['a0', 'a1', 'a2', 'a3', 'audit.checkpoint']);
     assert.equal((await verify(...files)).problem, undefined);
   });
 });
