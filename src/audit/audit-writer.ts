@@ -281,6 +281,12 @@ export class AuditWriter implements AuditSink {
   }
 
   #flush(): void {
+    // Called directly too (close, a full buffer): a delayed flush still pending would fire for
+    // nothing later and keep the process alive until max_delay.
+    if (this.#scheduled) {
+      if (this.#scheduledNow) clearImmediate(this.#scheduled as NodeJS.Immediate);
+      else clearTimeout(this.#scheduled as NodeJS.Timeout);
+    }
     this.#scheduled = undefined;
     if (this.#writing || this.#failure) return;
     this.#seal();

@@ -242,6 +242,17 @@ describe('async mode', () => {
     assert.deepEqual(copies.map((l) => (JSON.parse(l) as Rec).seq), recs.map((r) => r.seq), 'the syslog copy has every record, in order');
     assert.equal((await verify(p)).problem, undefined);
   });
+
+  it('close leaves no flush timer behind (a pending max_delay flush kept the process alive for its whole delay)', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const w = writer(join(tempDir().dir, 'audit.jsonl'), { mode: 'async', maxDelayMs: 60_000 });
+    await w.write(decision('late'));
+    await new Promise((r) => setImmediate(r));
+    assert.ok(timers() > before, 'the record waits on a max_delay timer');
+    await w.close();
+    assert.equal(timers(), before, 'no timer of the writer is left after close');
+  });
 });
 
 function readdirNames(dir: string): string[] {
