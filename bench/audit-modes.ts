@@ -11,10 +11,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authPackageDefinition } from '../src/envoy/protos.js';
 import { authClient, envoyCheckRequest } from '../test/helpers/envoy-client.js';
+import { checkRequestFrame } from '../test/helpers/grpc-frame.js';
 import { startBenchIssuer } from './bench-issuer.js';
-import { h2loadResult } from './h2load-result.js';
+import { h2loadResult, requireH2load } from './h2load-result.js';
 import { benchPolicy } from './policy.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -26,10 +26,7 @@ const STREAMS = Number(args.get('streams') ?? 16);
 /** `--serial=0`: skip the one-at-a-time runs (profiles of the peak load only). */
 const SERIAL = Number(args.get('serial') ?? 2000);
 
-if (spawnSync('h2load', ['--version']).error) {
-  process.stderr.write('bench: h2load not found; install it with `apt-get install nghttp2-client`\n');
-  process.exit(1);
-}
+requireH2load();
 
 const dir = mkdtempSync(join(tmpdir(), 'verdict-bench-audit-'));
 const children: ChildProcess[] = [];
@@ -42,12 +39,7 @@ process.on('exit', () => {
 const { issuer, token, jwks } = await startBenchIssuer();
 
 const request = envoyCheckRequest({ host: 'grafana.example.com', path: '/d/abc/overview?orgId=1', headers: { authorization: `Bearer ${token}` } });
-const def = authPackageDefinition()['envoy.service.auth.v3.Authorization'] as unknown as { Check: { requestSerialize(v: unknown): Buffer } };
-const message = def.Check.requestSerialize(request);
-const frame = Buffer.alloc(5 + message.length);
-frame.writeUInt32BE(message.length, 1);
-message.copy(frame, 5);
-writeFileSync(join(dir, 'body.bin'), frame);
+writeFileSync(join(dir, 'body.bin'), checkRequestFrame(request));
 
 /** `sync-disk`, `sync-os`, `async`, `async:5ms` (max_delay), `stdout` (async to /dev/null). */
 function auditFor(mode: string): Record<string, unknown> {

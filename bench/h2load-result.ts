@@ -1,5 +1,6 @@
 // Reading one h2load run, shared by the load benches: requests per second, successes and
 // failures from its summary, latency percentiles (ms) from its --log-file.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export interface H2loadResult {
@@ -25,4 +26,12 @@ export function h2loadResult(stdout: string, logFile: string): H2loadResult {
     failed: m ? Number(m[2]) : undefined,
     pct: (p) => (times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] ?? NaN) / 1000,
   };
+}
+
+/** Stops a bench that needs h2load, with how to get it. */
+export function requireH2load(): void {
+  if (spawnSync('h2load', ['--version']).error) {
+    process.stderr.write('bench: h2load not found; install it with `apt-get install nghttp2-client`\n');
+    process.exit(1);
+  }
 }

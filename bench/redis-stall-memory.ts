@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authCodec } from '../src/envoy/codec.js';
+import { checkRequestFrame } from '../test/helpers/grpc-frame.js';
 import { DEMO_POLICY } from '../test/helpers/app.js';
 import { authClient, envoyCheckRequest } from '../test/helpers/envoy-client.js';
 import { loginThroughCheck } from '../test/helpers/login.js';
@@ -63,11 +63,7 @@ if (!grpcPort) throw new Error(`verdict did not become ready: ${err}`);
 const client = authClient(grpcPort);
 const { cookie } = await loginThroughCheck(client, 'alice');
 client.close();
-const codec = authCodec();
-const msg = codec.encodeRequest(envoyCheckRequest({ headers: { cookie, accept: 'application/json' } }));
-const frame = Buffer.alloc(5 + msg.length);
-frame.writeUInt32BE(msg.length, 1);
-msg.copy(frame, 5);
+const frame = checkRequestFrame(envoyCheckRequest({ headers: { cookie, accept: 'application/json' } }));
 writeFileSync(join(dir, 'frames.bin'), Buffer.concat(Array.from({ length: RATE * SECONDS }, () => frame)));
 
 async function sample(label: string): Promise<string> {

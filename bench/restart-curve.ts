@@ -14,8 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
-import { authCodec } from '../src/envoy/codec.js';
 import { envoyCheckRequest } from '../test/helpers/envoy-client.js';
+import { checkRequestFrame } from '../test/helpers/grpc-frame.js';
 import { benchPolicy } from './policy.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -56,7 +56,6 @@ await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
 const issuer = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
 const count = RATE * SECONDS;
 process.stderr.write(`signing ${count} tokens…\n`);
-const codec = authCodec();
 const frames: Buffer[] = [];
 for (let i = 0; i < count; i += 1000) {
   const batch = await Promise.all(
@@ -65,11 +64,7 @@ for (let i = 0; i < count; i += 1000) {
     ),
   );
   for (const token of batch) {
-    const msg = codec.encodeRequest(envoyCheckRequest({ host: 'grafana.example.com', path: '/d/abc/overview', headers: { authorization: `Bearer ${token}` } }));
-    const f = Buffer.alloc(5 + msg.length);
-    f.writeUInt32BE(msg.length, 1);
-    msg.copy(f, 5);
-    frames.push(f);
+    frames.push(checkRequestFrame(envoyCheckRequest({ host: 'grafana.example.com', path: '/d/abc/overview', headers: { authorization: `Bearer ${token}` } })));
   }
 }
 writeFileSync(join(dir, 'frames.bin'), Buffer.concat(frames));

@@ -16,10 +16,10 @@ import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { authPackageDefinition } from '../src/envoy/protos.js';
 import { authClient, envoyCheckRequest } from '../test/helpers/envoy-client.js';
+import { checkRequestFrame } from '../test/helpers/grpc-frame.js';
 import { startBenchIssuer } from './bench-issuer.js';
-import { h2loadResult } from './h2load-result.js';
+import { h2loadResult, requireH2load } from './h2load-result.js';
 import { benchPolicy } from './policy.js';
 
 // --name=value (split at the first `=`: values may hold one, like --baseline-node-options).
@@ -29,10 +29,7 @@ const ROUNDS = Number(args.get('rounds') ?? 3);
 const CLIENTS = 8;
 const STREAMS = 16;
 
-if (spawnSync('h2load', ['--version']).error) {
-  process.stderr.write('bench: h2load not found; install it with `apt-get install nghttp2-client`\n');
-  process.exit(1);
-}
+requireH2load();
 
 const dir = mkdtempSync(join(tmpdir(), 'verdict-bench-'));
 const children: ChildProcess[] = [];
@@ -71,12 +68,7 @@ function writeConfig(name: string, durability: string | undefined): string {
 
 // The request body: a gRPC frame around an Envoy-shaped CheckRequest.
 const request = envoyCheckRequest({ host: 'grafana.example.com', path: '/d/abc/overview?orgId=1', headers: { authorization: `Bearer ${token}` } });
-const def = authPackageDefinition()['envoy.service.auth.v3.Authorization'] as unknown as { Check: { requestSerialize(v: unknown): Buffer } };
-const message = def.Check.requestSerialize(request);
-const frame = Buffer.alloc(5 + message.length);
-frame.writeUInt32BE(message.length, 1);
-message.copy(frame, 5);
-writeFileSync(join(dir, 'body.bin'), frame);
+writeFileSync(join(dir, 'body.bin'), checkRequestFrame(request));
 
 const peakProf = process.env.BENCH_PROF_PEAK;
 const loadAtStart = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');

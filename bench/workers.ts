@@ -8,10 +8,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authPackageDefinition } from '../src/envoy/protos.js';
 import { envoyCheckRequest } from '../test/helpers/envoy-client.js';
 import { startRedis } from '../test/helpers/redis.js';
+import { checkRequestFrame } from '../test/helpers/grpc-frame.js';
 import { startBenchIssuer } from './bench-issuer.js';
+import { requireH2load } from './h2load-result.js';
 import { benchPolicy } from './policy.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -20,10 +21,7 @@ const ROUNDS = Number(args.get('rounds') ?? 5);
 const N = Number(args.get('workers') ?? availableParallelism());
 const DURABILITY = args.get('durability') ?? 'disk';
 
-if (spawnSync('h2load', ['--version']).error) {
-  process.stderr.write('bench: h2load not found; install it with `apt-get install nghttp2-client`\n');
-  process.exit(1);
-}
+requireH2load();
 const dir = mkdtempSync(join(tmpdir(), 'verdict-bench-workers-'));
 const children: ChildProcess[] = [];
 const redis = await startRedis();
@@ -50,12 +48,7 @@ const config = (name: string, store: 'redis' | 'memory') => {
 };
 
 const request = envoyCheckRequest({ host: 'grafana.example.com', path: '/d/abc/overview?orgId=1', headers: { authorization: `Bearer ${token}` } });
-const def = authPackageDefinition()['envoy.service.auth.v3.Authorization'] as unknown as { Check: { requestSerialize(v: unknown): Buffer } };
-const message = def.Check.requestSerialize(request);
-const frame = Buffer.alloc(5 + message.length);
-frame.writeUInt32BE(message.length, 1);
-message.copy(frame, 5);
-writeFileSync(join(dir, 'body.bin'), frame);
+writeFileSync(join(dir, 'body.bin'), checkRequestFrame(request));
 
 async function serve(workers: number, store: 'redis' | 'memory' = 'redis'): Promise<number> {
   const child = spawn(process.execPath, [join(process.cwd(), 'bin/verdict.js'), 'serve', '--config', config(`w${workers}-${store}`, store), '--workers', String(workers)], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -18,6 +18,7 @@ import * as http2 from 'node:http2';
 import { authCodec } from '../../src/envoy/codec.js';
 import { AUTHORIZATION_SERVICE } from '../../src/envoy/protos.js';
 import { envoyCheckRequest } from './envoy-client.js';
+import { checkRequestFrame } from './grpc-frame.js';
 
 const [port, count, deadlineMs, connections, tokensFile, withIds, copiesArg] = process.argv.slice(2);
 const copies = Number(copiesArg ?? 0);
@@ -27,13 +28,7 @@ const connectionOf = (i: number) => (copies > 0 ? Math.floor(i / copies) : i) % 
 const tokens = JSON.parse(readFileSync(tokensFile!, 'utf8')) as string[];
 const codec = authCodec();
 const path = `/${AUTHORIZATION_SERVICE}/Check`;
-const frame = (msg: Buffer) => {
-  const f = Buffer.alloc(5 + msg.length);
-  f.writeUInt32BE(msg.length, 1);
-  msg.copy(f, 5);
-  return f;
-};
-const wire = tokens.map((t) => frame(codec.encodeRequest(envoyCheckRequest({ headers: { authorization: `Bearer ${t}` } }))));
+const wire = tokens.map((t) => checkRequestFrame(envoyCheckRequest({ headers: { authorization: `Bearer ${t}` } })));
 const sessions = Array.from({ length: Number(connections) }, () => http2.connect(`http://127.0.0.1:${port}`));
 
 interface Answer {
@@ -67,7 +62,7 @@ function call(session: http2.ClientHttp2Session, body: Buffer, timeoutMs: number
 }
 
 // Connect every connection first: the flood measures Verdict, not connection setup.
-const warm = frame(codec.encodeRequest(envoyCheckRequest({ host: 'status.example.com' })));
+const warm = checkRequestFrame(envoyCheckRequest({ host: 'status.example.com' }));
 await Promise.all(sessions.map((s) => call(s, warm, 10_000, performance.now())));
 
 let lagMax = 0;
