@@ -18,45 +18,50 @@ async function until(what: string, cond: () => Promise<boolean>, ms: number): Pr
   return Date.now() - start;
 }
 
-describe('a frozen Redis (SIGSTOP): readiness, deadlines, recovery', () => {
-  let idp: TestOidcProvider;
-  let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
-  let t: TestApp;
-  let client: ReturnType<typeof authClient>;
-
+/**
+ * What both suites freeze: a test IdP for the login, Debian's redis-server as the session store
+ * (its commands bounded by `commandTimeout`), Verdict with HTTP mode bounded by check_timeout 1s.
+ */
+function frozenRedisStack(commandTimeout: string) {
+  const s = {} as { idp?: TestOidcProvider; redis?: Awaited<ReturnType<typeof startRedis>>; t: TestApp; client: ReturnType<typeof authClient> };
   before(async () => {
     if (!hasTool('redis-server')) return;
-    idp = await TestOidcProvider.start({ redirectUris: ['http://grafana.example.com/.verdict/callback'] });
-    redis = await startRedis();
-    t = await startTestApp(
+    s.idp = await TestOidcProvider.start({ redirectUris: ['http://grafana.example.com/.verdict/callback'] });
+    s.redis = await startRedis();
+    s.t = await startTestApp(
       { 'demo.json': DEMO_POLICY },
       {
         http: { listen: '127.0.0.1:0', check_timeout: '1s' },
         identity: {
-          oidc: { issuer: idp.issuer, client_id: 'verdict', client_secret: 'verdict-test-secret', scopes: ['openid', 'email', 'groups'], public_scheme: 'http', allow_insecure_http: true },
-          session: { keys: [sessionKey()], store: { type: 'redis', url: redis.url, command_timeout: '500ms' } },
+          oidc: { issuer: s.idp.issuer, client_id: 'verdict', client_secret: 'verdict-test-secret', scopes: ['openid', 'email', 'groups'], public_scheme: 'http', allow_insecure_http: true },
+          session: { keys: [sessionKey()], store: { type: 'redis', url: s.redis.url, command_timeout: commandTimeout } },
         },
       },
     );
-    client = authClient(t.app.grpcPort);
+    s.client = authClient(s.t.app.grpcPort);
   });
   after(async () => {
-    redis?.resume();
-    client?.close();
-    await t?.app.stop();
-    await redis?.stop();
-    await idp?.close();
+    s.redis?.resume();
+    s.client?.close();
+    await s.t?.app.stop();
+    await s.redis?.stop();
+    await s.idp?.close();
   });
+  return s;
+}
+
+describe('a frozen Redis (SIGSTOP): readiness, deadlines, recovery', () => {
+  const s = frozenRedisStack('500ms');
 
   it('turns /readyz not ready within seconds, answers every check 503 within its deadline (gRPC and HTTP), recovers on SIGCONT', async (tt) => {
     if (!requireTool(tt, 'redis-server')) return;
-    const { cookie } = await loginThroughCheck(client, 'alice');
-    const readyz = async () => (await fetch(`http://127.0.0.1:${t.app.httpPort}/readyz`)).status;
+    const { cookie } = await loginThroughCheck(s.client, 'alice');
+    const readyz = async () => (await fetch(`http://127.0.0.1:${s.t.app.httpPort}/readyz`)).status;
     assert.equal(await readyz(), 200);
-    const grpcCheck = () => client.check(envoyCheckRequest({ headers: { cookie, accept: 'application/json' } }), 1000);
+    const grpcCheck = () => s.client.check(envoyCheckRequest({ headers: { cookie, accept: 'application/json' } }), 1000);
     assert.equal(status(await grpcCheck()), 200, 'the session works before the freeze');
 
-    redis!.pause();
+    s.redis!.pause();
     const notReadyAfterMs = await until('/readyz to report not ready', async () => (await readyz()) === 503, 5000);
     tt.diagnostic(`not ready ${notReadyAfterMs} ms after SIGSTOP`);
 
@@ -68,11 +73,11 @@ describe('a frozen Redis (SIGSTOP): readiness, deadlines, recovery', () => {
 
     // HTTP mode has no deadline from the caller: http.check_timeout (1 s here) bounds it.
     const httpStarted = Date.now();
-    const res = await httpRequest(`http://127.0.0.1:${t.app.httpPort}/ext-authz/`, { headers: { host: 'grafana.example.com', cookie, accept: 'application/json' } });
+    const res = await httpRequest(`http://127.0.0.1:${s.t.app.httpPort}/ext-authz/`, { headers: { host: 'grafana.example.com', cookie, accept: 'application/json' } });
     assert.equal(res.status, 503);
     assert.ok(Date.now() - httpStarted < 2500, `HTTP check answered in ${Date.now() - httpStarted} ms`);
 
-    redis!.resume();
+    s.redis!.resume();
     const readyAfterMs = await until('/readyz to be ready again', async () => (await readyz()) === 200, 5000);
     tt.diagnostic(`ready again ${readyAfterMs} ms after SIGCONT`);
     await until('the session to work again', async () => status(await grpcCheck()) === 200, 5000);
@@ -80,50 +85,23 @@ describe('a frozen Redis (SIGSTOP): readiness, deadlines, recovery', () => {
 });
 
 describe('http.check_timeout bounds an HTTP-mode check that waits on a frozen Redis', () => {
-  let idp: TestOidcProvider;
-  let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
-  let t: TestApp;
-  let client: ReturnType<typeof authClient>;
-
-  before(async () => {
-    if (!hasTool('redis-server')) return;
-    idp = await TestOidcProvider.start({ redirectUris: ['http://grafana.example.com/.verdict/callback'] });
-    redis = await startRedis();
-    // The command timeout is far longer than the check bound: only http.check_timeout can
-    // answer this check in time.
-    t = await startTestApp(
-      { 'demo.json': DEMO_POLICY },
-      {
-        http: { listen: '127.0.0.1:0', check_timeout: '1s' },
-        identity: {
-          oidc: { issuer: idp.issuer, client_id: 'verdict', client_secret: 'verdict-test-secret', scopes: ['openid', 'email', 'groups'], public_scheme: 'http', allow_insecure_http: true },
-          session: { keys: [sessionKey()], store: { type: 'redis', url: redis.url, command_timeout: '30s' } },
-        },
-      },
-    );
-    client = authClient(t.app.grpcPort);
-  });
-  after(async () => {
-    redis?.resume();
-    client?.close();
-    await t?.app.stop();
-    await redis?.stop();
-    await idp?.close();
-  });
+  // The command timeout is far longer than the check bound: only http.check_timeout can
+  // answer this check in time.
+  const s = frozenRedisStack('30s');
 
   it('answers 503 after about http.check_timeout, not after the freeze', async (tt) => {
     if (!requireTool(tt, 'redis-server')) return;
-    const { cookie } = await loginThroughCheck(client, 'alice');
-    const check = () => httpRequest(`http://127.0.0.1:${t.app.httpPort}/ext-authz/`, { headers: { host: 'grafana.example.com', cookie, accept: 'application/json' } });
+    const { cookie } = await loginThroughCheck(s.client, 'alice');
+    const check = () => httpRequest(`http://127.0.0.1:${s.t.app.httpPort}/ext-authz/`, { headers: { host: 'grafana.example.com', cookie, accept: 'application/json' } });
     assert.equal((await check()).status, 200, 'the session works before the freeze');
-    redis!.pause();
+    s.redis!.pause();
     const started = Date.now();
     const res = await check();
     const took = Date.now() - started;
     tt.diagnostic(`HTTP check answered ${res.status} in ${took} ms during the freeze`);
     assert.equal(res.status, 503);
     assert.ok(took >= 500 && took < 4000, `answered by the 1 s bound, took ${took} ms`);
-    redis!.resume();
+    s.redis!.resume();
     await until('the session to work again', async () => (await check()).status === 200, 5000);
   });
 });
