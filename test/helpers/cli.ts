@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 
 export const BIN = join(process.cwd(), 'bin/verdict.js');
@@ -22,4 +23,17 @@ export async function verdictAsyncResult(args: string[], opts: { cwd?: string; e
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
   return { code, stdout, stderr };
+}
+
+/** `verdict serve --config config` in cwd, once it logs "verdict serving": the child and its gRPC port. */
+export async function serveVerdict(config: string, cwd: string) {
+  const child = verdictAsync(['serve', '--config', config], { cwd });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  while (!/verdict serving/.test(stderr)) {
+    if (child.exitCode !== null) throw new Error(stderr);
+    await once(child.stderr, 'data');
+  }
+  const line = JSON.parse(stderr.split('\n').find((l) => l.includes('verdict serving'))!) as { grpc: string };
+  return { child, port: Number(String(line.grpc).split(':').pop()) };
 }

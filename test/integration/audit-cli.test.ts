@@ -5,23 +5,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AuditWriter } from '../../src/audit/audit-writer.js';
 import { DEMO_POLICY } from '../helpers/app.js';
-import { verdictAsync, verdictAsyncResult } from '../helpers/cli.js';
+import { serveVerdict, verdictAsyncResult } from '../helpers/cli.js';
 import { authClient, envoyCheckRequest } from '../helpers/envoy-client.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-
-async function serve(config: string, cwd: string) {
-  const child = verdictAsync(['serve', '--config', config], { cwd });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  while (!/verdict serving/.test(stderr)) {
-    if (child.exitCode !== null) throw new Error(stderr);
-    await once(child.stderr, 'data');
-  }
-  const line = JSON.parse(stderr.split('\n').find((l) => l.includes('verdict serving'))!);
-  return { child, port: Number(String(line.grpc).split(':').pop()) };
-}
 
 describe('audit CLI on the trail of a running server, with the signing key serve generated', () => {
   it('verify --live: intact up to the last checkpoint, open tail reported, exit 0; the key is kept (0600) and named in the start record', async () => {
@@ -32,7 +20,7 @@ describe('audit CLI on the trail of a running server, with the signing key serve
     const keyFile = join(t.dir, 'trail/audit-signing-key.pem');
     const pubFile = join(t.dir, 'trail/audit-signing-key.pub.pem');
 
-    const first = await serve(config, t.dir);
+    const first = await serveVerdict(config, t.dir);
     assert.equal(statSync(keyFile).mode & 0o777, 0o600);
     const start = lines(trail).find((r) => r['event.action'] === 'start')!;
     assert.equal(start['verdict.audit_public_key'], readFileSync(pubFile, 'utf8'));
@@ -60,7 +48,7 @@ describe('audit CLI on the trail of a running server, with the signing key serve
 
     first.child.kill('SIGTERM');
     await once(first.child, 'exit');
-    const second = await serve(config, t.dir);
+    const second = await serveVerdict(config, t.dir);
     second.child.kill('SIGTERM');
     await once(second.child, 'exit');
     const starts = lines(trail).filter((r) => r['event.action'] === 'start');

@@ -5,21 +5,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { DEMO_POLICY } from '../helpers/app.js';
-import { verdictAsync, verdictAsyncResult } from '../helpers/cli.js';
+import { serveVerdict, verdictAsyncResult } from '../helpers/cli.js';
 import { authClient, envoyCheckRequest } from '../helpers/envoy-client.js';
 import { tempDir } from '../helpers/tmp.js';
-
-async function serve(config: string, cwd: string) {
-  const child = verdictAsync(['serve', '--config', config], { cwd });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  while (!/verdict serving/.test(stderr)) {
-    if (child.exitCode !== null) throw new Error(stderr);
-    await once(child.stderr, 'data');
-  }
-  const line = JSON.parse(stderr.split('\n').find((l) => l.includes('verdict serving'))!);
-  return { child, port: Number(String(line.grpc).split(':').pop()) };
-}
 
 describe('audit in sync mode survives kill -9', () => {
   it('every decision id a client received is in the file, and the chain verifies after a restart', async () => {
@@ -34,7 +22,7 @@ describe('audit in sync mode survives kill -9', () => {
       audit: { sink: 'file', path: 'audit.jsonl', mode: 'sync', signing_key_file: 'audit-key.pem', checkpoint_every: 50 },
     });
 
-    const first = await serve(config, t.dir);
+    const first = await serveVerdict(config, t.dir);
     const client = authClient(first.port);
     const received: string[] = [];
     let running = true;
@@ -63,7 +51,7 @@ describe('audit in sync mode survives kill -9', () => {
     assert.ok(received.length > 50, `load ran (${received.length} answers)`);
 
     // A restart continues the chain; a clean stop seals it.
-    const second = await serve(config, t.dir);
+    const second = await serveVerdict(config, t.dir);
     second.child.kill('SIGTERM');
     await once(second.child, 'exit');
 
