@@ -53,11 +53,7 @@ function shape(v: unknown): number {
     for (let i = 0; i < v.length; i++) {
       const x: unknown = v[i];
       if (x === undefined && !(i in v)) return UNFIT;
-      if (x === null || typeof x !== 'object') {
-        if (x !== undefined && typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') return UNFIT;
-        continue;
-      }
-      const s = shape(x);
+      const s = memberShape(x);
       if (s > worst) worst = s;
       if (worst === UNFIT) return UNFIT;
     }
@@ -74,16 +70,17 @@ function shape(v: unknown): number {
     if ((c >= 48 && c <= 57) || (c === 95 && k === '__proto__') || (c === 116 && k === 'toJSON')) return UNFIT;
     if (prev !== '' && !(prev < k)) worst = UNSORTED;
     prev = k;
-    const x = o[k];
-    if (x === null || typeof x !== 'object') {
-      if (x !== undefined && typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') return UNFIT;
-      continue;
-    }
-    const s = shape(x);
+    const s = memberShape(o[k]);
     if (s > worst) worst = s;
     if (worst === UNFIT) return UNFIT;
   }
   return worst;
+}
+
+/** An array element's or a property's shape: scalars (and undefined, which JSON.stringify drops or nulls) as they are. */
+function memberShape(x: unknown): number {
+  if (x === null || typeof x !== 'object') return x === undefined || typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean' ? AS_IS : UNFIT;
+  return shape(x);
 }
 
 /** A copy with every object's keys in order (undefined values dropped); for values `shape` accepts. */
