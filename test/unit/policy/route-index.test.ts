@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { CompiledRoute, PolicySet } from '../../../src/policy/policy-set.js';
 import type { RequestFacts } from '../../../src/request/facts.js';
 import { facts, policyOf } from '../../helpers/policy.js';
+import { pick, rng } from '../../helpers/random-routes.js';
 
 /** The definition the index must keep: the first route, in order, whose matcher accepts. */
 function linearFirstMatch(policy: PolicySet, f: RequestFacts): CompiledRoute | undefined {
@@ -10,27 +11,13 @@ function linearFirstMatch(policy: PolicySet, f: RequestFacts): CompiledRoute | u
   return undefined;
 }
 
-/** Deterministic PRNG (mulberry32), so a failure names a reproducible seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+// Its own lists, wider than the Envoy ones (random-routes.ts): hosts Envoy would refuse or
+// normalise before Verdict sees them, and path parameters.
 const HOST_PATTERNS = ['a.com', 'b.a.com', 'x.b.a.com', 'A.com', 'a.com.', '*.a.com', '*.B.a.com', '*.com', 'c.org', '*.c.org'];
 const REQUEST_HOSTS = ['a.com', 'b.a.com', 'x.b.a.com', 'y.x.b.a.com', 'z.a.com', 'c.org', 'd.c.org', 'com', 'other.net', '[::1]', '', '.a.com', 'a..a.com'];
 const PATHS = ['/', '/a', '/ab', '/a/', '/a/b', '/a/b/c', '/b', '/b/1', '/u/42', '/a;x=1', '/ab/c'];
 const REGEXES = ['/a.*', '/u/[0-9]+', '/(a|b)/.*', '/a;.*', '.*b'];
 const METHODS = ['GET', 'POST', 'DELETE'];
-
-function pick<T>(r: () => number, list: readonly T[]): T {
-  return list[Math.floor(r() * list.length)]!;
-}
 
 function randomRoute(r: () => number, i: number): Record<string, unknown> {
   const route: Record<string, unknown> = { id: `r${i}`, allow: { accept: true } };
