@@ -5,6 +5,8 @@ import { WORKER_ID_ENV, WORKER_RESTART_ENV, isVerdictMessage, type ToPrimary, ty
 
 type Signal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
 
+const ignoreSendError = (): void => {};
+
 /** Restart backoff: 100 ms doubling to 10 s; a worker that served 30 s resets it. */
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 10_000;
@@ -50,14 +52,16 @@ export function startPrimary(n: number, log: Logger): Primary {
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
 
+  // A worker that just died may still look connected: the send then fails (EPIPE) after the
+  // fact. Its 'exit' handles the worker; the failed message only matters to that worker.
+  const send = (s: Slot, m: ToWorker): void => {
+    if (s.worker?.isConnected()) s.worker.send(m, ignoreSendError);
+  };
   const broadcast = (): void => {
     const serving = slots.filter((s) => s.serving).length;
     servingGauge.set(serving);
     const m: ToWorker = { verdict: 'cluster', serving, configured: n };
-    for (const s of slots) if (s.worker?.isConnected()) s.worker.send(m);
-  };
-  const send = (s: Slot, m: ToWorker): void => {
-    if (s.worker?.isConnected()) s.worker.send(m);
+    for (const s of slots) send(s, m);
   };
   const allExited = (): boolean => slots.every((s) => s.worker === undefined && s.timer === undefined);
 
@@ -68,6 +72,9 @@ export function startPrimary(n: number, log: Logger): Primary {
     const w = cluster.fork(env);
     slot.worker = w;
     slot.serving = false;
+    // IPC errors (a send to a worker that has just died, also prom-client's own metric requests)
+    // are emitted here; unheard, they would crash the primary and take every worker with it.
+    w.on('error', (e: Error) => log.debug({ worker: slot.id, err: e.message }, 'message to a worker failed'));
     // A stop that came before this worker existed reaches it too (counted: a third still forces).
     w.once('online', () => {
       for (const sig of stopSignals) send(slot, { verdict: 'signal', signal: sig });

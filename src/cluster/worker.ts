@@ -4,8 +4,12 @@ import { WORKER_ID_ENV, WORKER_RESTART_ENV, isVerdictMessage, type ToPrimary, ty
 
 const METRICS_TIMEOUT_MS = 5000;
 
+// Unheard, a failed send (the primary just died) is an uncaught 'error' on process; the worker
+// stops anyway when the channel closes (serve.ts, 'disconnect').
+const ignoreSendError = (): void => {};
+
 function send(m: ToPrimary): void {
-  if (process.connected) process.send!(m);
+  if (process.connected) process.send!(m, undefined, undefined, ignoreSendError);
 }
 
 /**

@@ -169,4 +169,28 @@ describe('serve --workers N', () => {
     assert.equal(rows.length, 8);
     assert.deepEqual(rows.map((r) => r.time), rows.map((r) => r.time).sort());
   });
+  it('outlives workers that die together: no crash on a message to a dead worker, both restarted, a clean stop', async (ctx) => {
+    if (!requireTool(ctx, 'redis-server', 'apt-get install redis-server')) return;
+    const s = await serveWorkers(config, t.dir, 2);
+    running = { kill: () => s.child.kill('SIGKILL') };
+    await until(s.ready, START_MS, 'both workers serving');
+    const logged = (msg: string) => [...s.stderr().matchAll(/^\{.*\}$/gm)].map((m) => JSON.parse(m[0]) as { msg: string; pid: number; http: string }).filter((l) => l.msg === msg);
+    // With every worker gone the primary closes the shared listeners; the restarted workers
+    // bind again, and `:0` (this test's config) is then a new port: the log line names it.
+    const readyNow = async () => {
+      const http = logged('verdict serving').at(-1)!.http;
+      return (await fetch(`http://${http}/readyz`).catch(() => undefined))?.status === 200;
+    };
+    // Each death makes the primary tell the other worker, which may be dead too but not yet
+    // seen as disconnected: that send fails (EPIPE) and must not take the primary down.
+    for (let round = 1; round <= 3; round++) {
+      for (const { pid } of logged('worker serving').slice(-2)) process.kill(pid, 'SIGKILL');
+      await until(() => logged('worker serving').length >= 2 * (round + 1), START_MS, `both workers restarted (round ${round})`);
+      await until(readyNow, START_MS, `ready after round ${round}`);
+      assert.equal(s.child.exitCode, null, s.stderr());
+    }
+    assert.doesNotMatch(s.stderr(), /Unhandled|EPIPE|ERR_IPC/, s.stderr());
+    s.child.kill('SIGTERM');
+    assert.equal(await s.exited, 0, s.stderr());
+  });
 });
