@@ -31,7 +31,10 @@ function routeMatch(m: MatchSpec, pathParameters = false): Obj {
       : m.path_regex !== undefined
         ? { safe_regex: { regex: m.path_regex } }
         : pathParameters && (m.path_prefix ?? '/') !== '/' ? { safe_regex: { regex: withParameters(m.path_prefix!, false) } } : { prefix: m.path_prefix ?? '/' };
-  if (m.methods) match.headers = [{ name: ':method', string_match: { safe_regex: { regex: m.methods.join('|') } } }];
+  // Case-insensitive, as Verdict matches methods (upper-cased): over HTTP/2 Envoy passes a
+  // `:method` of `delete` through, and a case-sensitive `DELETE` here let Envoy bind it to a
+  // later route than Verdict's first match (a `methods: ["DELETE"]` route skipped).
+  if (m.methods) match.headers = [{ name: ':method', string_match: { safe_regex: { regex: `(?i)(?:${m.methods.join('|')})` } } }];
   return match;
 }
 

@@ -3,6 +3,7 @@
 // picks, for hand-written traps and a random policy (fixed seed). It also checks the Envoy
 // model the unit property test uses (test/helpers/envoy-route-model.ts) against real Envoy.
 import assert from 'node:assert/strict';
+import { connect as h2connect } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from '../../helpers/app.js';
 import { envoyRouteFor, ingressRoutes } from '../../helpers/envoy-route-model.js';
@@ -18,6 +19,7 @@ const TRAPS = [
   { id: 'admin-only', match: { hosts: ['*.corp.test'], path_prefix: '/admin' }, to: UPSTREAM, allow: { groups: { has: 'admins' } } },
   { id: 'no-status', match: { path: '/server-status' }, to: UPSTREAM, allow: { reject: true } },
   { id: 'private-docs', match: { hosts: ['docs.corp.test'], path_prefix: '/private' }, allow: { reject: true } },
+  { id: 'wiki-delete', match: { hosts: ['wiki.corp.test'], path_prefix: '/pages', methods: ['DELETE'] }, to: UPSTREAM, allow: { reject: true } },
   { id: 'wiki', match: { hosts: ['wiki.corp.test'] }, to: UPSTREAM, allow: { reject: true } },
   { id: 'docs', match: { hosts: ['docs.corp.test'] }, to: UPSTREAM, allow: { reject: true } },
 ];
@@ -74,6 +76,38 @@ describe('through real Envoy: the generated config binds each request to Verdict
     // Host as Verdict normalizes it: case, port and one trailing dot.
     assert.equal((await routeVia('WIKI.Corp.Test:443', 'wiki.corp.test', '/admin')).route, 'admin-only');
     assert.equal((await routeVia('wiki.corp.test.', 'wiki.corp.test', '/wiki')).route, 'wiki', 'a trailing dot reaches the same virtual host');
+  });
+
+  /** Like routeVia over HTTP/2, where Envoy passes any `:method` token through (HTTP/1 refuses lower-case methods). */
+  const routeViaH2 = (host: string, path: string, method: string): Promise<{ status: number; route: string | undefined }> =>
+    new Promise((resolve, reject) => {
+      const session = h2connect(`https://127.0.0.1:${port}`, { ca, servername: host });
+      session.on('error', reject);
+      const stream = session.request({ ':method': method, ':path': path, ':authority': host, accept: 'application/json' });
+      let status = 0;
+      let id: string | undefined;
+      stream.on('response', (h) => {
+        status = Number(h[':status']);
+        id = h['x-verdict-decision-id'] as string | undefined;
+      });
+      stream.resume();
+      stream.on('error', reject);
+      stream.on('end', () => {
+        session.close();
+        if (id === undefined) return reject(new Error(`${method} ${host}${path}: no decision id (status ${status})`));
+        poll(`audit record ${id}`, 5000, () => t.records().find((x) => x['verdict.decision_id'] === id)).then((r) => resolve({ status, route: r['verdict.route'] as string | undefined }), reject);
+      });
+      stream.end();
+    });
+
+  it('a method in another case binds the route Verdict picks (methods compare upper-cased), over HTTP/2', async (ctx) => {
+    if (!ready) return ctx.skip('envoy or openssl missing');
+    for (const method of ['DELETE', 'delete', 'Delete']) {
+      assert.equal((await routeViaH2('wiki.corp.test', '/pages/home', method)).route, 'wiki-delete', `${method} /pages/home: the DELETE-only route, as Verdict's first match`);
+    }
+    assert.equal((await routeViaH2('wiki.corp.test', '/pages/home', 'get')).route, 'wiki');
+    const policy = policyOf([...TRAPS]);
+    assert.equal(policy.routes.find((x) => x.match?.(facts({ host: 'wiki.corp.test', path: '/pages/home', method: 'DELETE' })))?.id, 'wiki-delete');
   });
 
   it(`a random policy (seed ${SEED}): Envoy, the Envoy model and Verdict's linear first match agree`, async (ctx) => {
