@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose';
+import { foldCase } from '../policy/fold-case.js';
 import type { Principal } from './principal.js';
 
 function stringList(value: unknown): string[] {
@@ -24,7 +25,7 @@ export function normalizeEmail(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const at = value.indexOf('@');
   if (at <= 0 || at === value.length - 1 || value.indexOf('@', at + 1) >= 0) return undefined;
-  return value.toLowerCase();
+  return foldCase(value);
 }
 
 /**

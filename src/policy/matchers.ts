@@ -1,4 +1,5 @@
 import { RuleCompileError, pointerJoin } from './compile-error.js';
+import { foldCase } from './fold-case.js';
 import { compileAnchoredRegex } from './regex.js';
 
 /** Tests one value; `undefined` means the value is absent (no header, no verified email). */
@@ -62,7 +63,7 @@ function matcherKey(arg: Record<string, unknown>, keys: readonly string[], point
  * policy's literals are folded once at load, the request's value per test. A regex sees
  * the folded (lower-case) value.
  */
-const fold = (s: string): string => s.toLowerCase();
+const fold = foldCase;
 const foldArg = (arg: unknown): unknown => {
   if (typeof arg === 'string') return fold(arg);
   if (Array.isArray(arg)) return arg.map((x) => (typeof x === 'string' ? fold(x) : x));

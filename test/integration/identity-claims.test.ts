@@ -22,6 +22,8 @@ const POLICY = {
         ],
       },
     },
+    // Names a person can pick at many IdPs (group names, a mailbox's local part) are not trusted to fold into these.
+    { id: 'ops', match: { hosts: ['ops.example.com'] }, allow: { or: [{ groups: { has: 'kube-admins' } }, { email: { is: 'king@company.com' } }, { domain: { is: 'kompany.com' } }] } },
   ],
 };
 
@@ -81,6 +83,26 @@ describe('identity claims: email_verified, case, one @ (gRPC and HTTP modes)', (
   it('an address with two @ is not an email at the last domain', async () => {
     assert.deepEqual(await statuses({ email: 'attacker@evil.com@company.com' }), all(403));
     assert.deepEqual(await statuses({ email: 'company.com' }), all(403), 'no @ at all');
+  });
+
+  it('a non-ASCII letter never folds into an ASCII one: the Kelvin sign is not k, U+0130 is not i', async () => {
+    const on = async (claims: Record<string, unknown>) => {
+      const authorization = `Bearer ${await idp.token({ sub: 'u', email_verified: true, groups: [], ...claims })}`;
+      const g = await grpc.check(envoyCheckRequest({ host: 'ops.example.com', path: '/x', headers: { authorization } }));
+      const e = await httpRequest(`${base}/ext-authz/x`, { headers: { host: 'ops.example.com', authorization } });
+      const f = await httpRequest(`${base}/forward-auth`, { headers: { 'x-original-url': 'https://ops.example.com/x', 'x-original-method': 'GET', authorization } });
+      const emailHeader = g.ok_response?.headers?.find((h) => h.header?.key === 'x-verdict-email')?.header?.value;
+      return { statuses: { grpc: g.status?.code === 0 ? 200 : g.denied_response!.status!.code, extAuthz: e.status, forwardAuth: f.status }, emailHeader };
+    };
+    assert.deepEqual((await on({ groups: ['Kube-Admins'] })).statuses, all(200), 'ASCII case still folds (control)');
+    assert.deepEqual((await on({ groups: ['\u212Aube-admins'] })).statuses, all(403), 'group with a Kelvin sign is not kube-admins');
+    assert.deepEqual((await on({ groups: ['\u212AUBE-ADM\u0130NS'] })).statuses, all(403));
+    assert.deepEqual((await on({ email: '\u212Aing@company.com' })).statuses, all(403), 'email with a Kelvin sign is not king@company.com');
+    assert.deepEqual((await on({ email: 'x@\u212Aompany.com' })).statuses, all(403), 'domain with a Kelvin sign is not kompany.com');
+    const held = await on({ email: '\u212Aing@company.com', groups: ['kube-admins'] });
+    assert.equal(held.statuses.grpc, 200);
+    assert.equal(held.emailHeader, '%E2%84%AAing@company.com', 'x-verdict-email names the address as the IdP verified it, not king@company.com');
+    assert.equal((await on({ email: 'ÉLODIE@company.com', groups: ['kube-admins'] })).emailHeader, '%C3%A9lodie@company.com', 'non-ASCII letters still lower-case among themselves');
   });
 
   it('the audit record names the normalized method and the lower-case email', async () => {
