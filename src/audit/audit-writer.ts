@@ -1,4 +1,4 @@
-import { close as fsClose, closeSync, fdatasync as fsFdatasync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, statSync, write as fsWrite } from 'node:fs';
+import { close as fsClose, closeSync, fdatasync as fsFdatasync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, statSync, write as fsWrite, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SignJWT, type CryptoKey, type KeyObject } from 'jose';
 import { VerdictError } from '../errors.js';
@@ -117,6 +117,8 @@ export class AuditWriter implements AuditSink {
   readonly #o: AuditWriterOptions;
   readonly #durable: boolean;
   #fd = -1;
+  /** The file sink's file is a regular file (see #writeAll). */
+  #regularFile = false;
   #ino = 0;
   #dev = 0;
   /** Bytes in the current file known to be complete batches. */
@@ -352,6 +354,20 @@ export class AuditWriter implements AuditSink {
   }
 
   #writeAll(buf: Buffer, offset: number, done: (e: Error | null) => void): void {
+    // A regular file takes the write into the page cache at once (µs): written here, at the end
+    // of the turn, the batch's answers go out in this turn instead of after a threadpool round
+    // trip (−10 µs of CPU per decision and a third of the one-at-a-time latency with `os`
+    // durability, bench/README.md). fdatasync (`disk`) stays off the loop. A pipe or device
+    // (`/dev/stdout`, a FIFO) can block for as long as its reader waits: written off the loop.
+    if (this.#regularFile) {
+      let e: Error | null = null;
+      try {
+        for (let at = offset; at < buf.length; ) at += writeSync(this.#fd, buf, at, buf.length - at);
+      } catch (err) {
+        e = err as Error;
+      }
+      return done(e);
+    }
     fsWrite(this.#fd, buf, offset, buf.length - offset, null, (e, n) => {
       if (e) {
         // stdout may be a non-blocking pipe: wait for the reader instead of failing.
@@ -364,7 +380,9 @@ export class AuditWriter implements AuditSink {
   }
 
   #sync(done: (e: Error | null) => void): void {
-    if (!this.#durable) return done(null);
+    // A pipe or device has no stable storage of its own to flush (fdatasync fails with EINVAL):
+    // what it took is its reader's.
+    if (!this.#durable || !this.#regularFile) return done(null);
     (this.#o.fdatasync ?? fsFdatasync)(this.#fd, done);
   }
 
@@ -372,6 +390,7 @@ export class AuditWriter implements AuditSink {
     const fd = openSync(this.#o.path!, 'a+');
     const st = fstatSync(fd);
     this.#fd = fd;
+    this.#regularFile = st.isFile();
     this.#ino = st.ino;
     this.#dev = st.dev;
     this.#size = st.size;
@@ -612,7 +631,7 @@ export class AuditWriter implements AuditSink {
       const fd = this.#fd;
       this.#fd = -1;
       // A sink still failed at shutdown has nothing more to flush, and a bad descriptor is no reason to exit 1.
-      const problem = this.#failure ? undefined : await new Promise<Error | null>((resolve) => fsFdatasync(fd, resolve));
+      const problem = this.#failure || !this.#regularFile ? undefined : await new Promise<Error | null>((resolve) => fsFdatasync(fd, resolve));
       try {
         closeSync(fd);
       } catch {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, fdatasync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, mock } from 'node:test';
@@ -258,3 +259,27 @@ describe('async mode', () => {
 function readdirNames(dir: string): string[] {
   return readdirSync(dir).sort();
 }
+
+describe('audit path on a pipe', () => {
+  it('a FIFO (or /dev/stdout): a stalled reader holds back its records, not the event loop; nothing to fdatasync', { timeout: 20_000 }, async () => {
+    const p = join(tempDir().dir, 'audit.fifo');
+    execFileSync('mkfifo', [p]);
+    // The default durability for a sync file sink (`disk`): a pipe has nothing to fdatasync.
+    const w = writer(p);
+    // More than a pipe holds (64 KiB), and nobody reading yet: a write to it blocks.
+    const detail = 'x'.repeat(4000);
+    const writes = Array.from({ length: 40 }, (_, i) => w.write({ ...decision(`f${i}`), 'verdict.detail': detail }));
+    let settled = false;
+    void Promise.all(writes).then(() => (settled = true));
+    // The loop still turns (a timer fires) while the write waits for a reader.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(settled, false, 'the records wait for the reader');
+    const reader = spawn('cat', [p], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let got = '';
+    reader.stdout.on('data', (d: Buffer) => (got += d.toString()));
+    await Promise.all(writes);
+    await w.close();
+    await until('the reader got the last record', () => got.includes('"verdict.decision_id":"f39"'));
+    reader.kill();
+  });
+});
