@@ -1,4 +1,5 @@
 import type { RequestFacts } from '../request/facts.js';
+import { pathLiteralProblem } from '../request/normalize-path.js';
 import { RuleCompileError, pointerJoin } from './compile-error.js';
 import { normalizeHost } from './host-pattern.js';
 import { compileAnchoredRegex } from './regex.js';
@@ -35,6 +36,10 @@ export function compileMatch(spec: MatchSpec | undefined, pointer: string): Comp
   const anyHost = spec.hosts === undefined;
   const kind = spec.path !== undefined ? PATH_EXACT : spec.path_prefix !== undefined ? PATH_PREFIX : spec.path_regex !== undefined ? PATH_REGEX : PATH_ANY;
   const p = spec.path ?? spec.path_prefix ?? '';
+  if (kind === PATH_EXACT || kind === PATH_PREFIX) {
+    const problem = pathLiteralProblem(p, kind === PATH_PREFIX);
+    if (problem) throw new RuleCompileError(pointerJoin(pointer, kind === PATH_EXACT ? 'path' : 'path_prefix'), `${JSON.stringify(p)} ${problem}`);
+  }
   const regex = spec.path_regex === undefined ? undefined : compileAnchoredRegex(spec.path_regex, pointerJoin(pointer, 'path_regex'));
   const methods = spec.methods === undefined ? undefined : new Set(spec.methods);
   return (facts) =>

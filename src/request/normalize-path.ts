@@ -134,3 +134,28 @@ function isDotWithParameters(segment: string): boolean {
   const name = segment.slice(0, at);
   return name === '.' || name === '..';
 }
+
+/**
+ * Why a policy's path literal (a route's `path`/`path_prefix`, an `http_path` literal) can
+ * never equal, or start, a normalized request path, or undefined when it can. Policies see
+ * normalized paths only: a literal such as `/%7Ealice` (requests carry `/~alice`),
+ * `/caf%c3%a9` (escapes are upper-cased), `/a//b`, `/a/../b` or `/a?b` never matches, and
+ * a route or deny written with it silently lets those requests through to a later route.
+ * A prefix may end inside a segment or an escape (`/a%2` starts `/a%20`).
+ */
+export function pathLiteralProblem(literal: string, prefix: boolean): string | undefined {
+  let probe = literal;
+  if (prefix) {
+    // Escapes of a multi-byte character (or a lone `%`, `%C`) the prefix may end inside of.
+    const partial = /(?:%[89A-Fa-f][0-9A-Fa-f])*(?:%[0-9A-Fa-f]?)?$/.exec(literal)!;
+    if (/[a-f]/.test(partial[0])) return 'never matches: request paths carry upper-case percent-escapes';
+    probe = `${literal.slice(0, partial.index)}x`;
+  }
+  const n = normalizePath(probe);
+  if (!n.ok) return `never matches: requests with such a path are refused (${n.detail})`;
+  if (n.path !== probe || probe.includes('?')) {
+    const fixed = prefix ? n.path.slice(0, -1) : n.path;
+    return `never matches: policies see the normalized path${probe.includes('?') ? ' without its query' : `; write ${JSON.stringify(fixed)}`}`;
+  }
+  return undefined;
+}

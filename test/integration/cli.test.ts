@@ -29,6 +29,41 @@ describe('verdict validate', () => {
     assert.match(lines[1]!, /^p\/b\.json:: not valid JSON/);
   });
 
+  it('refuses path literals no normalized request path can match (they would let requests through to a later route)', () => {
+    const t = tempDir();
+    const route = (id: string, match: Record<string, unknown>, allow: Record<string, unknown> = { reject: true }) => ({ id, match, allow });
+    t.write('p/a.json', {
+      version: 1,
+      routes: [
+        route('tilde', { path_prefix: '/%7Ealice/' }),
+        route('escape-case', { path: '/caf%c3%a9' }),
+        route('slashes', { path_prefix: '/a//b' }),
+        route('dots', { path: '/a/../admin' }),
+        route('query', { path: '/a?x=1' }),
+        route('encoded-slash', { path_prefix: '/a%2Fb' }),
+        { id: 'deny', match: { path_prefix: '/' }, allow: { accept: true }, deny: { http_path: { starts_with: '/%7eadmin' } } },
+        { id: 'deny2', match: { path_prefix: '/' }, allow: { accept: true }, deny: { http_path: { in: ['/x', '/x//y'] } } },
+        // Normal forms, and prefixes that end inside a segment or an escape, load.
+        route('ok', { path_prefix: '/~alice/.well-known' }),
+        route('ok2', { path_prefix: '/caf%C3' }),
+        route('ok3', { path_prefix: '/a%2' }),
+        route('ok4', { path: '/caf%C3%A9/' }),
+      ],
+    });
+    const r = verdict(['validate', '--policies', join(t.dir, 'p')], { cwd: t.dir });
+    assert.equal(r.code, 1);
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      'p/a.json:/routes/0/match/path_prefix: "/%7Ealice/" never matches: policies see the normalized path; write "/~alice/"',
+      'p/a.json:/routes/1/match/path: "/caf%c3%a9" never matches: policies see the normalized path; write "/caf%C3%A9"',
+      'p/a.json:/routes/2/match/path_prefix: "/a//b" never matches: policies see the normalized path; write "/a/b"',
+      'p/a.json:/routes/3/match/path: "/a/../admin" never matches: policies see the normalized path; write "/admin"',
+      'p/a.json:/routes/4/match/path: "/a?x=1" never matches: policies see the normalized path without its query',
+      'p/a.json:/routes/5/match/path_prefix: "/a%2Fb" never matches: requests with such a path are refused (encoded slash or backslash)',
+      'p/a.json:/routes/6/deny/http_path/starts_with: "/%7eadmin" never matches: policies see the normalized path; write "/~admin"',
+      'p/a.json:/routes/7/deny/http_path/in/1: "/x//y" never matches: policies see the normalized path; write "/x/y"',
+    ]);
+  });
+
   it('reports config problems with their pointer', () => {
     const t = tempDir();
     const file = t.write('v.json', { grpc: { listen: 9191 } });
