@@ -5,7 +5,7 @@ import { displayName } from '../policy-store/read-policy-dir.js';
 import { compileTrustedProxies } from '../request/trusted-proxies.js';
 import { compileSchema } from '../schema-validator.js';
 import type { Config } from './config.js';
-import { applyEnv } from './env.js';
+import { applyEnv, ENV_OVERRIDES } from './env.js';
 import { configSchema } from './schema.js';
 
 const checkConfig = compileSchema(configSchema(), { useDefaults: true });
@@ -91,8 +91,17 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new VerdictError('CONFIG_INVALID', 'config must be a JSON object', { problems: [{ file: name, pointer: '', message: 'must be an object' }] });
   }
-  applyEnv(doc as Record<string, unknown>, env);
-  const problems: Problem[] = checkConfig(doc).map((p) => ({ file: name, ...p }));
+  const applied = applyEnv(doc as Record<string, unknown>, env);
+  // A bad value that came from an environment variable is reported under the variable's name:
+  // the config file (or the built-in defaults) never held it.
+  const tokens = (doc as { admin?: { tokens?: unknown } }).admin?.tokens;
+  const envToken = applied.includes('VERDICT_ADMIN_TOKEN') && Array.isArray(tokens) ? `/admin/tokens/${tokens.length - 1}` : undefined;
+  const source = (pointer: string): string => {
+    if (envToken !== undefined && (pointer === envToken || pointer.startsWith(`${envToken}/`))) return 'VERDICT_ADMIN_TOKEN';
+    const o = ENV_OVERRIDES.find((x) => applied.includes(x.env) && (pointer === `/${x.path.join('/')}` || pointer.startsWith(`/${x.path.join('/')}/`)));
+    return o?.env ?? name;
+  };
+  const problems: Problem[] = checkConfig(doc).map((p) => ({ file: source(p.pointer), ...p }));
   if (problems.length === 0) {
     const trust = compileTrustedProxies((doc as { http: { trusted_proxies: string[] } }).http.trusted_proxies);
     if (typeof trust !== 'function') problems.push({ file: name, pointer: `/http/trusted_proxies/${trust.index}`, message: trust.message });

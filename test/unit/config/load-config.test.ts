@@ -49,13 +49,26 @@ describe('config', () => {
     assert.equal(c.grpc.listen, '127.0.0.1:7000');
     assert.equal(c.policies.require_route_id, true);
     assert.equal(c.policies.dir, '/w/p2');
-    assert.deepEqual(problemsOf(() => loadConfig(undefined, { VERDICT_GRPC_LISTEN: 'nonsense' })), ['(built-in defaults):/grpc/listen: must match pattern "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"']);
+    assert.deepEqual(problemsOf(() => loadConfig(undefined, { VERDICT_GRPC_LISTEN: 'nonsense' })), ['VERDICT_GRPC_LISTEN:/grpc/listen: "nonsense" is not host:port; write an address and a port, e.g. "0.0.0.0:9191", "127.0.0.1:9191" or "[::]:9191" (port 0 picks a free one)']);
+  });
+
+  it('names the environment variable a bad value came from, not the file that never held it', () => {
+    const t = tempDir();
+    const file = t.write('c.json', { grpc: { listen: '127.0.0.1:1' } });
+    assert.deepEqual(problemsOf(() => loadConfig(file, { VERDICT_AUDIT_SINK: 'files' })), ['VERDICT_AUDIT_SINK:/audit/sink: must be one of ["stdout","file"]']);
+    assert.match(problemsOf(() => loadConfig(file, { VERDICT_SESSION_KEYS: 'short' }))[0]!, /^VERDICT_SESSION_KEYS:\/identity\/session\/keys\/0: not a session key: 32 random bytes/);
+    assert.doesNotMatch(problemsOf(() => loadConfig(file, { VERDICT_SESSION_KEYS: 'secret-value' }))[0]!, /secret-value/, 'a secret is never echoed');
+    assert.deepEqual(problemsOf(() => loadConfig(file, { VERDICT_ADMIN_TOKEN: 'short' })), ['VERDICT_ADMIN_TOKEN:/admin/tokens/0/token: must NOT have fewer than 16 characters']);
+    // The file's own mistakes keep the file's name.
+    assert.match(problemsOf(() => loadConfig(t.write('d.json', { grpc: { listen: 'x' } }), { VERDICT_AUDIT_SINK: 'file', VERDICT_AUDIT_PATH: 'a.jsonl' }))[0]!, /^.*d\.json:\/grpc\/listen: /);
   });
 
   it('refuses unknown keys, wrong types, HMAC algorithms and a file sink without a path', () => {
     const t = tempDir();
     const bad = (doc: unknown) => problemsOf(() => loadConfig(t.write(`c${Math.random()}.json`, doc), {}));
-    assert.match(bad({ grpc: { listen: '127.0.0.1:1', extra: 1 } })[0]!, /:\/grpc\/extra: unknown key "extra"$/);
+    assert.match(bad({ grpc: { listen: '127.0.0.1:1', extra: 1 } })[0]!, /:\/grpc\/extra: unknown key "extra" \(allowed here: listen, max_message_bytes, /);
+    assert.match(bad({ grpc: { listn: '127.0.0.1:1' } })[0]!, /:\/grpc\/listn: unknown key "listn"; did you mean "listen"\?/);
+    assert.match(bad({ shutdown: { grace_period: '10' } })[0]!, /:\/shutdown\/grace_period: "10" is not a duration; write <number><unit> parts/);
     assert.match(bad({ policies: { require_route_id: 'yes' } })[0]!, /:\/policies\/require_route_id: must be boolean$/);
     assert.match(bad({ identity: { jwt: [{ issuer: 'i', jwks_uri: 'https://i/j', audiences: ['a'], algorithms: ['HS256'] }] } })[0]!, /:\/identity\/jwt\/0\/algorithms\/0: must be one of/);
     assert.match(bad({ identity: { jwt: [{ issuer: 'i', jwks_uri: 'https://i/j', audiences: ['a'], algorithms: ['none'] }] } })[0]!, /must be one of/);
