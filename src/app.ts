@@ -7,7 +7,8 @@ import { calculateJwkThumbprint, exportJWK, exportPKCS8, exportSPKI, generateKey
 import { controlRecord } from './audit/record.js';
 import { answerSent, runCheck, type CheckDeps } from './check.js';
 import type { Config } from './config/config.js';
-import { VerdictError, describeError } from './errors.js';
+import { settingOrigin } from './config/load-config.js';
+import { VerdictError, describeError, describeFsError, type SettingOrigin } from './errors.js';
 import { defaultIssuers, durationMs, identityFromConfig } from './identity/from-config.js';
 import { internalError } from './policy/decision.js';
 import { PolicyStore, emptyPolicyProblem, loadPolicyDir, type ReloadEvent } from './policy-store/policy-store.js';
@@ -56,15 +57,21 @@ interface AuditKey {
   readonly generated: boolean;
 }
 
-async function loadAuditKey(file: string, generated: boolean): Promise<AuditKey> {
+async function loadAuditKey(file: string, generated: boolean, origin: SettingOrigin): Promise<AuditKey> {
+  let pem: string;
   try {
-    const key = await importPKCS8(readFileSync(file, 'utf8'), 'ES256', { extractable: true });
+    pem = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new VerdictError('CONFIG_INVALID', 'unreadable audit signing key', { problems: [{ ...origin, message: `cannot read ${file}: ${describeFsError(e, 'file')}` }] });
+  }
+  try {
+    const key = await importPKCS8(pem, 'ES256', { extractable: true });
     const { kty, crv, x, y } = await exportJWK(key);
     const jwk = { kty: kty!, crv, x, y };
     const publicPem = await exportSPKI(await importJWK(jwk, 'ES256') as CryptoKey);
     return { key, kid: await calculateJwkThumbprint(jwk), publicPem, file, generated };
   } catch (e) {
-    throw new VerdictError('CONFIG_INVALID', 'bad audit signing key', { problems: [{ file, pointer: '', message: `not a PKCS#8 P-256 private key: ${(e as Error).message}` }] });
+    throw new VerdictError('CONFIG_INVALID', 'bad audit signing key', { problems: [{ ...origin, message: `${file} is not a PKCS#8 PEM P-256 private key (${(e as Error).message}); make one with: openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` }] });
   }
 }
 
@@ -83,7 +90,8 @@ export async function prepareAuditKey(config: Config, log: Logger): Promise<void
 
 async function auditKeyFromConfig(config: Config, log: Logger, generate: boolean): Promise<AuditKey | undefined> {
   const a = config.audit;
-  if (a.signing_key_file) return loadAuditKey(a.signing_key_file, false);
+  const origin = settingOrigin(config, '/audit/signing_key_file');
+  if (a.signing_key_file) return loadAuditKey(a.signing_key_file, false, origin);
   if (!generate || a.sink !== 'file' || !a.path) return undefined;
   const file = generatedAuditKeyPath(a.path);
   if (!existsSync(file)) {
@@ -100,7 +108,7 @@ async function auditKeyFromConfig(config: Config, log: Logger, generate: boolean
       }
     }
   }
-  return loadAuditKey(file, true);
+  return loadAuditKey(file, true, { ...origin, pointer: '/audit/path' });
 }
 
 /** The audit trail of `config.audit`: sync (group commit) by default for files, async for stdout. */
@@ -273,7 +281,7 @@ export interface WorkerRole {
  */
 export async function startVerdict(config: Config, options: StartOptions): Promise<RunningVerdict> {
   const { log } = options;
-  const policySet = loadPolicyDir(config.policies.dir);
+  const policySet = loadPolicyDir(config.policies.dir, settingOrigin(config, '/policies/dir'));
   const empty = config.policies.allow_empty ? undefined : emptyPolicyProblem(config.policies.dir, policySet);
   if (empty) throw new VerdictError('POLICY_INVALID', 'empty policy', { problems: [empty] });
   const metrics = new Metrics();
@@ -295,7 +303,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const policies = new PolicyStore(config.policies.dir, policySet, { allowEmpty: config.policies.allow_empty });
   const { web, store } = await webSessionsFromConfig(config, () => policies.current.hosts, idpFailureReporter(log, metrics));
   const a = config.identity.assertion;
-  const assertion = a ? await AssertionSigner.load({ keyFile: a.key_file, issuer: a.issuer, ttlSeconds: Math.floor(durationMs(a.ttl) / 1000), groupsPrefix: a.groups_prefix }) : undefined;
+  const assertion = a ? await AssertionSigner.load({ origin: settingOrigin(config, '/identity/assertion/key_file'), keyFile: a.key_file, issuer: a.issuer, ttlSeconds: Math.floor(durationMs(a.ttl) / 1000), groupsPrefix: a.groups_prefix }) : undefined;
   const identity = identityFromConfig(
     config,
     {

@@ -22,6 +22,19 @@ export interface Problem {
   message: string;
 }
 
+/** Where a setting came from, for problems about it: `{file: 'verdict.json', pointer: '/policies/dir'}`. */
+export interface SettingOrigin {
+  readonly file: string;
+  readonly pointer: string;
+}
+
+/** `ENOENT` in words an operator acts on. */
+export function describeFsError(e: unknown, what: 'folder' | 'file'): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = { ENOENT: `no such ${what}`, ENOTDIR: 'not a folder', EISDIR: 'a folder, not a file', EACCES: 'permission denied', EPERM: 'permission denied' };
+  return code === undefined ? (e as Error).message : words[code] ? `${words[code]} (${code})` : code;
+}
+
 export function formatProblem(p: Problem): string {
   return `${p.file}:${p.pointer}: ${p.message}`;
 }

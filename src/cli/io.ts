@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.js';
-import { loadConfig } from '../config/load-config.js';
+import { loadConfig, settingOrigin } from '../config/load-config.js';
 import { formatProblem, isVerdictError, type Problem } from '../errors.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import { loadPolicyDir } from '../policy-store/policy-store.js';
@@ -37,7 +37,7 @@ export function loadForCommand(configFile: string | undefined, policiesDir?: str
     const config = loadConfig(configFile, process.env, process.cwd(), { requireSecrets: false });
     // `--policies DIR` stands in for `policies.dir` (a pull request's folder, say).
     const dir = policiesDir ?? config.policies.dir;
-    return { config: policiesDir === undefined ? config : { ...config, policies: { ...config.policies, dir } }, policy: loadPolicyDir(dir) };
+    return { config: policiesDir === undefined ? config : { ...config, policies: { ...config.policies, dir } }, policy: loadPolicyDir(dir, policiesDir === undefined ? settingOrigin(config, '/policies/dir') : undefined) };
   } catch (e) {
     err(`verdict: ${oneLine(problemsOf(e, configFile ?? '(config)'))}`);
     return undefined;

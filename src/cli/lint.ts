@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../config/load-config.js';
+import { loadConfig, settingOrigin } from '../config/load-config.js';
 import { formatProblem } from '../errors.js';
 import { lintPolicy } from '../lint/lint.js';
 import { loadPolicyDir } from '../policy-store/policy-store.js';
@@ -35,7 +35,7 @@ export function lint(configFile: string | undefined, policiesDir: string | undef
   let config;
   try {
     config = loadConfig(configFile, process.env, process.cwd(), { requireSecrets: false });
-    policy = loadPolicyDir(policiesDir ?? config.policies.dir);
+    policy = loadPolicyDir(policiesDir ?? config.policies.dir, policiesDir === undefined ? settingOrigin(config, '/policies/dir') : undefined);
   } catch (e) {
     err(`verdict lint: ${oneLine(problemsOf(e, policiesDir ?? configFile ?? '(config)'))}`);
     return 2;

@@ -1,5 +1,5 @@
 import { mergedByTime } from '../audit/read-records.js';
-import { loadConfig } from '../config/load-config.js';
+import { loadConfig, settingOrigin } from '../config/load-config.js';
 import { loadPolicyDir } from '../policy-store/policy-store.js';
 import { reportJson, reportText } from '../replay/format-report.js';
 import { Replayer, flips } from '../replay/replay.js';
@@ -36,7 +36,7 @@ export async function replay(files: readonly string[], a: ReplayArgs): Promise<n
   let hash: string;
   try {
     const config = loadConfig(a.config, process.env, process.cwd(), { requireSecrets: false });
-    const policy = loadPolicyDir(a.policies ?? config.policies.dir);
+    const policy = loadPolicyDir(a.policies ?? config.policies.dir, a.policies === undefined ? settingOrigin(config, '/policies/dir') : undefined);
     hash = policy.hash;
     replayer = new Replayer(policy, { requireRouteId: config.policies.require_route_id, examples });
   } catch (e) {

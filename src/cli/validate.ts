@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Config } from '../config/config.js';
-import { loadConfig } from '../config/load-config.js';
+import { loadConfig, settingOrigin } from '../config/load-config.js';
 import { formatProblem, type Problem } from '../errors.js';
 import { configuredIssuers, defaultIssuers } from '../identity/from-config.js';
 import { pointerJoin } from '../policy/compile-error.js';
@@ -31,6 +31,8 @@ function issuerTrust(policy: PolicySet, config: Config | undefined): { lines: st
   return { lines, problems };
 }
 
+const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 export function validate(configFile: string | undefined, policiesDir: string | undefined): number {
   const problems: Problem[] = [];
   let dir = policiesDir === undefined ? undefined : resolve(policiesDir);
@@ -47,10 +49,10 @@ export function validate(configFile: string | undefined, policiesDir: string | u
   let trust: string[] = [];
   if (dir !== undefined) {
     try {
-      const policy = loadPolicyDir(dir);
+      const policy = loadPolicyDir(dir, policiesDir === undefined && config ? settingOrigin(config, '/policies/dir') : undefined);
       const empty = allowEmpty ? undefined : emptyPolicyProblem(dir, policy);
       if (empty) problems.push(empty);
-      summary = `${policy.routes.length} routes in ${policy.files.length} files, policy hash ${policy.hash}`;
+      summary = `${count(policy.routes.length, 'route')} in ${count(policy.files.length, 'file')}, policy hash ${policy.hash}`;
       const t = issuerTrust(policy, config);
       trust = t.lines;
       problems.push(...t.problems);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { VerdictError, type Problem } from '../errors.js';
+import { VerdictError, describeFsError, type Problem, type SettingOrigin } from '../errors.js';
 import { displayName } from '../policy-store/read-policy-dir.js';
 import { compileTrustedProxies } from '../request/trusted-proxies.js';
 import { compileSchema } from '../schema-validator.js';
@@ -22,7 +22,7 @@ function readSecretFile(path: string, name: string, pointer: string): string {
   try {
     return readFileSync(path, 'utf8').trim();
   } catch (e) {
-    throw new VerdictError('CONFIG_INVALID', 'a secret file cannot be read', { problems: [{ file: name, pointer, message: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }] });
+    throw new VerdictError('CONFIG_INVALID', 'a secret file cannot be read', { problems: [{ file: name, pointer, message: `cannot read ${path}: ${describeFsError(e, 'file')}` }] });
   }
 }
 
@@ -70,6 +70,17 @@ function cookieProblem(s: { cookie_name: string; cookie_domain?: string }): { po
     return { pointer: '/identity/session/cookie_name', message: 'with cookie_domain the session cookie name must start with __Secure- (a __Host- cookie cannot carry a Domain)' };
   }
   return undefined;
+}
+
+/**
+ * Where a loaded config's setting came from, for a problem found after loading (a folder or key
+ * file that cannot be read): its environment variable when one set it, else the config file,
+ * else the built-in defaults; with the setting's JSON pointer.
+ */
+export function settingOrigin(config: Pick<Config, 'file'>, pointer: string, env: NodeJS.ProcessEnv = process.env): SettingOrigin {
+  const o = ENV_OVERRIDES.find((x) => `/${x.path.join('/')}` === pointer);
+  if (o && env[o.env] !== undefined && env[o.env] !== '') return { file: o.env, pointer };
+  return { file: config.file === undefined ? '(built-in defaults)' : displayName(config.file), pointer };
 }
 
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), options: { requireSecrets?: boolean } = {}): Config {

@@ -2,11 +2,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SignJWT, calculateJwkThumbprint, exportJWK, importPKCS8, type JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { VerdictError } from '../errors.js';
+import { VerdictError, describeFsError, type SettingOrigin } from '../errors.js';
 import type { Principal } from './principal.js';
 
 export interface AssertionOptions {
   readonly keyFile: string;
+  /** The setting that named the key file, for a problem with it (default: the file itself). */
+  readonly origin?: SettingOrigin;
   readonly issuer: string;
   readonly ttlSeconds: number;
   /** Only groups starting with one of these go into the assertion (keeps the header small). */
@@ -41,10 +43,17 @@ export class AssertionSigner {
 
   static async load(o: AssertionOptions): Promise<AssertionSigner> {
     let key: Key;
+    const origin = o.origin ?? { file: o.keyFile, pointer: '' };
+    let pem: string;
     try {
-      key = await importPKCS8(readFileSync(o.keyFile, 'utf8'), 'ES256', { extractable: true });
+      pem = readFileSync(o.keyFile, 'utf8');
     } catch (e) {
-      throw new VerdictError('CONFIG_INVALID', 'bad assertion key', { problems: [{ file: o.keyFile, pointer: '', message: `not a PKCS#8 P-256 private key: ${(e as Error).message}` }] });
+      throw new VerdictError('CONFIG_INVALID', 'unreadable assertion key', { problems: [{ ...origin, message: `cannot read ${o.keyFile}: ${describeFsError(e, 'file')}` }] });
+    }
+    try {
+      key = await importPKCS8(pem, 'ES256', { extractable: true });
+    } catch (e) {
+      throw new VerdictError('CONFIG_INVALID', 'bad assertion key', { problems: [{ ...origin, message: `${o.keyFile} is not a PKCS#8 PEM P-256 private key (${(e as Error).message}); make one with: openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` }] });
     }
     const full = await exportJWK(key);
     const publicJwk: JWK = { kty: full.kty, crv: full.crv, x: full.x, y: full.y };

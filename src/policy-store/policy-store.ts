@@ -1,5 +1,5 @@
 import { realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { VerdictError, type Problem } from '../errors.js';
+import { VerdictError, type Problem, type SettingOrigin } from '../errors.js';
 import { compilePolicy } from '../policy/compile-policy.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import { PolicyParser, loadPolicyDirOffThread, runSliced } from './load-off-thread.js';
@@ -16,8 +16,8 @@ export type ReloadEvent =
   | { ok: false; problems: Problem[]; kept: PolicySet };
 
 /** Reads and compiles a policy folder; throws a VerdictError listing every problem. */
-export function loadPolicyDir(dir: string): PolicySet {
-  const result = compilePolicy(readPolicyDir(dir), {});
+export function loadPolicyDir(dir: string, origin?: SettingOrigin): PolicySet {
+  const result = compilePolicy(readPolicyDir(dir, origin), {});
   if (!result.ok) throw new VerdictError('POLICY_INVALID', 'invalid policy', { problems: result.problems });
   return result.policy;
 }

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { VerdictError } from '../errors.js';
+import { VerdictError, describeFsError, type SettingOrigin } from '../errors.js';
 import type { PolicySource } from '../policy/compile-policy.js';
 
 /** How a file is named in problems: relative to the working directory when below it. */
@@ -14,14 +14,17 @@ export function displayName(path: string, cwd = process.cwd()): string {
  * (Kubernetes ConfigMap mounts keep their `..data` machinery there). Subfolders,
  * such as `tests/`, are not policies.
  */
-export function readPolicyDir(dir: string): PolicySource[] {
+export function readPolicyDir(dir: string, origin?: SettingOrigin): PolicySource[] {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch (e) {
-    throw new VerdictError('POLICY_UNREADABLE', `cannot read policy folder ${dir}`, {
-      problems: [{ file: displayName(dir), pointer: '', message: `cannot read folder: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }],
-    });
+    // Named by the setting that chose the folder (the config's /policies/dir), with its full
+    // path: a relative default resolved against an unexpected working directory is the usual cause.
+    const problem = origin
+      ? { file: origin.file, pointer: origin.pointer, message: `cannot read the policy folder ${dir}: ${describeFsError(e, 'folder')}; set policies.dir (or VERDICT_POLICIES_DIR) to the folder that holds your *.json policy files` }
+      : { file: displayName(dir), pointer: '', message: `cannot read the policy folder: ${describeFsError(e, 'folder')}` };
+    throw new VerdictError('POLICY_UNREADABLE', `cannot read policy folder ${dir}`, { problems: [problem] });
   }
   const out: PolicySource[] = [];
   for (const n of names.sort()) {

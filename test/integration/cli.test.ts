@@ -14,6 +14,9 @@ describe('verdict validate', () => {
     const r = verdict(['validate']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^valid: \d+ routes in \d+ files, policy hash [0-9a-f]{64}$/m);
+    const t = tempDir();
+    t.write('p/one.json', { version: 1, routes: [{ id: 'only', allow: { accept: true } }] });
+    assert.match(verdict(['validate', '--policies', join(t.dir, 'p')]).stdout, /^valid: 1 route in 1 file, policy hash /m);
   });
 
   it('prints one file:pointer: message line per problem and exits 1', () => {
@@ -169,6 +172,37 @@ describe('verdict serve', () => {
     const r = verdict(['serve', '--config', t.write('v.json', { audit: { sink: 'kafka' } })], { cwd: t.dir });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr.trim(), /^verdict: refusing to start: v\.json:\/audit\/sink: must be one of \["stdout","file"\]$/);
+  });
+
+  it('refuses a config it cannot run with exit 2 and one line naming the setting and the fix', () => {
+    const t = tempDir();
+    t.write('policies/p.json', DEMO_POLICY);
+    const listen = { grpc: { listen: '127.0.0.1:0' }, http: { listen: '127.0.0.1:0' } };
+    const refusal = (doc: Record<string, unknown>, env: Record<string, string> = {}) => {
+      const r = verdict(['serve', '--config', t.write(`c${Math.random()}.json`.replace('0.', ''), doc)], { cwd: t.dir, env });
+      assert.equal(r.code, 2, r.stderr);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.doesNotMatch(r.stdout, /verdict serving/);
+      return lines[0]!.replace(/^verdict: refusing to start: c\d+\.json:/, '');
+    };
+    assert.match(refusal({ ...listen, grpc: { listn: '127.0.0.1:0' } }), /^\/grpc\/listn: unknown key "listn"; did you mean "listen"\?/);
+    assert.match(refusal({ ...listen, http: { listen: 'localhost' } }), /^\/http\/listen: "localhost" is not host:port; write an address and a port, e\.g\. "0\.0\.0\.0:9191"/);
+    assert.equal(refusal({ ...listen, policies: { dir: 'no-such-folder' } }), `/policies/dir: cannot read the policy folder ${join(t.dir, 'no-such-folder')}: no such folder (ENOENT); set policies.dir (or VERDICT_POLICIES_DIR) to the folder that holds your *.json policy files`);
+    assert.equal(refusal({ ...listen, audit: { sink: 'file', path: 'a.jsonl', signing_key_file: 'missing.pem' } }), `/audit/signing_key_file: cannot read ${join(t.dir, 'missing.pem')}: no such file (ENOENT)`);
+    const notKey = t.write('not-a-key.pem', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    assert.match(refusal({ ...listen, identity: { assertion: { key_file: notKey } } }), /^\/identity\/assertion\/key_file: \S*not-a-key\.pem is not a PKCS#8 PEM P-256 private key \(.*\); make one with: openssl genpkey/);
+    assert.equal(refusal({ ...listen, identity: { assertion: { key_file: 'gone.pem' } } }), `/identity/assertion/key_file: cannot read ${join(t.dir, 'gone.pem')}: no such file (ENOENT)`);
+  });
+
+  it('run outside the checkout, names the default policy folder it looked for', () => {
+    const t = tempDir();
+    const r = verdict(['serve'], { cwd: t.dir, env: { VERDICT_GRPC_LISTEN: '127.0.0.1:0', VERDICT_HTTP_LISTEN: '127.0.0.1:0' } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim(), `verdict: refusing to start: (built-in defaults):/policies/dir: cannot read the policy folder ${join(t.dir, 'policies')}: no such folder (ENOENT); set policies.dir (or VERDICT_POLICIES_DIR) to the folder that holds your *.json policy files`);
+    const v = verdict(['validate'], { cwd: t.dir, env: { VERDICT_POLICIES_DIR: 'elsewhere' } });
+    assert.equal(v.code, 1);
+    assert.match(v.stdout, /^VERDICT_POLICIES_DIR:\/policies\/dir: cannot read the policy folder \S*elsewhere: no such folder \(ENOENT\)/m);
   });
 
   it('serves, then on SIGTERM turns not-ready, finishes, audits shutdown and exits 0', async () => {
