@@ -37,11 +37,14 @@ export class TailnetWhois {
   }
 
   async lookup(facts: RequestFacts): Promise<TailnetIdentity | undefined> {
-    if (!facts.sourceIp || !facts.destinationIp || !this.#o.isTailnetListener(facts.destinationIp)) return undefined;
-    const cached = this.#cache.get(facts.sourceIp);
+    // The connection's own peer, never `sourceIp` (which `request.xff_trusted_hops` may take from
+    // x-forwarded-for, an entry a tailnet node can write itself: whois on it named another node).
+    const peer = facts.peerIp;
+    if (!peer || !facts.destinationIp || !this.#o.isTailnetListener(facts.destinationIp)) return undefined;
+    const cached = this.#cache.get(peer);
     if (cached !== undefined) return cached === 'none' ? undefined : cached;
-    const host = facts.sourceIp.includes(':') ? `[${facts.sourceIp}]` : facts.sourceIp;
-    const addr = facts.sourcePort ? `${host}:${facts.sourcePort}` : facts.sourceIp;
+    const host = peer.includes(':') ? `[${peer}]` : peer;
+    const addr = facts.sourcePort ? `${host}:${facts.sourcePort}` : peer;
     let identity: TailnetIdentity | undefined;
     try {
       identity = parseWhois(await this.#get(`/localapi/v0/whois?addr=${encodeURIComponent(addr)}`));
@@ -49,7 +52,7 @@ export class TailnetWhois {
       identity = undefined;
     }
     // Failures are remembered for a short while only, so a restarted tailscaled is seen soon.
-    this.#cache.set(facts.sourceIp, identity ?? 'none', { ttl: identity ? this.#o.cacheTtlMs : Math.min(this.#o.cacheTtlMs, 2000) });
+    this.#cache.set(peer, identity ?? 'none', { ttl: identity ? this.#o.cacheTtlMs : Math.min(this.#o.cacheTtlMs, 2000) });
     return identity;
   }
 

@@ -90,6 +90,8 @@ export function replayInput(r: AuditRecord, settings: TrailSettings): ReplayInpu
     get sourcePort() {
       return field('client.port', typeof r['client.port'] === 'number' ? r['client.port'] : undefined);
     },
+    // The tailnet identity is recorded (below), not looked up again.
+    peerIp: undefined,
     // Tells tailnet listeners apart; the tailnet identity itself is recorded (below).
     destinationIp: undefined,
     requestId: str(r['http.request.id']),

@@ -18,6 +18,13 @@ export interface RequestFacts {
   /** Envoy's view of the downstream peer (or the trusted x-forwarded-for hop). */
   readonly sourceIp: string | undefined;
   readonly sourcePort: number | undefined;
+  /**
+   * Envoy's downstream peer itself (the connection's address, `sourcePort`'s pair), never taken
+   * from a header: what the tailnet identity is looked up by. A tailnet node connects to Envoy
+   * directly, so an `x-forwarded-for` entry it sent is only its claim. Undefined in the HTTP
+   * modes (the peer there is the proxy).
+   */
+  readonly peerIp: string | undefined;
   /** The address the connection came in on (Envoy's listener): tells tailnet listeners apart. */
   readonly destinationIp: string | undefined;
   /** Envoy's `x-request-id`, when present. */

@@ -72,6 +72,7 @@ export function factsFromCheckRequest(req: CheckRequestLike, options: FactsOptio
     headers,
     sourceIp: clientFromXff(headers, options.xffTrustedHops) ?? (socket?.address || undefined),
     sourcePort: port !== undefined && Number.isInteger(port) && port > 0 ? port : undefined,
+    peerIp: socket?.address || undefined,
     destinationIp: attrs.destination?.address?.socket_address?.address || undefined,
     requestId: headers.get('x-request-id') || undefined,
     routeId: routeId === undefined || routeId === '' ? undefined : routeId,

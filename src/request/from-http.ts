@@ -104,6 +104,7 @@ function build(original: Original, headers: Map<string, string>, sourceIp: strin
     headers,
     sourceIp,
     sourcePort,
+    peerIp: undefined,
     destinationIp: undefined,
     requestId: headers.get('x-request-id') || undefined,
     routeId: undefined,
@@ -118,7 +119,7 @@ function build(original: Original, headers: Map<string, string>, sourceIp: strin
 function refuse(detail: string, headers: Map<string, string>, req: HttpAuthzRequest): FactsResult {
   const facts: RequestFacts = {
     method: '', scheme: '', host: '', path: '', query: '', headers,
-    sourceIp: req.peerIp, sourcePort: req.peerPort, destinationIp: undefined, requestId: undefined, routeId: undefined, protocol: undefined,
+    sourceIp: req.peerIp, sourcePort: req.peerPort, peerIp: undefined, destinationIp: undefined, requestId: undefined, routeId: undefined, protocol: undefined,
   };
   return { ok: false, reason: 'bad-request', detail, facts, rawPath: '' };
 }

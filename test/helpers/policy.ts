@@ -26,6 +26,7 @@ export function facts(over: Partial<RequestFacts> & { headerList?: Record<string
     headers: new Map(Object.entries(headerList ?? {})),
     sourceIp: '100.64.1.2',
     sourcePort: 5555,
+    peerIp: '100.64.1.2',
     destinationIp: '10.0.0.5',
     requestId: undefined,
     routeId: undefined,

@@ -97,3 +97,43 @@ describe('tailnet identity from tailscaled LocalAPI whois (a local server speaki
     assert.equal(r?.['verdict.tailnet.user'], 'alice@example.com');
   });
 });
+
+describe('tailnet identity with request.xff_trusted_hops (a proxy in front of the public listener)', () => {
+  let whois: Server;
+  let t: TestApp;
+  let client: ReturnType<typeof authClient>;
+  const asked: string[] = [];
+
+  before(async () => {
+    const socket = join(tempDir('verdict-ts-xff-').dir, 'tailscaled.sock');
+    whois = createServer((req, res) => {
+      const addr = new URL(req.url ?? '/', 'http://local-tailscaled.sock').searchParams.get('addr') ?? '';
+      asked.push(addr);
+      const peer = PEERS[addr.replace(/:\d+$/, '')];
+      if (!peer) return void res.writeHead(404).end('no match for IP:port');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(peer));
+    });
+    await new Promise<void>((r) => whois.listen(socket, r));
+    t = await startTestApp({ 'p.json': POLICY }, { tailnet: { localapi_socket: socket, cache_ttl: '30s' }, request: { xff_trusted_hops: 2 } });
+    client = authClient(t.app.grpcPort);
+  });
+  after(async () => {
+    client.close();
+    await t.app.stop();
+    whois.close();
+  });
+
+  it("a tailnet node that writes another node's address into x-forwarded-for is looked up as itself", async () => {
+    // 100.64.77.77 connects to the tailnet listener directly and sends `X-Forwarded-For: 100.64.5.6`;
+    // Envoy appends the peer it saw. Two trusted hops read the client's own entry as the client.
+    const req = envoyCheckRequest({ host: 'wiki.example.com', sourceIp: '100.64.77.77', headers: { 'x-forwarded-for': '100.64.5.6, 100.64.77.77', accept: 'application/json' } }) as { attributes: { destination: unknown } };
+    req.attributes.destination = { address: { socket_address: { address: '100.100.1.1', port_value: 443 } } };
+    const res = await client.check(req);
+    assert.equal(Number(res.denied_response?.status?.code), 401, "not alice's laptop: the peer is 100.64.77.77, which whois does not know");
+    assert.deepEqual(asked.map((a) => a.replace(/:\d+$/, '')), ['100.64.77.77'], 'whois is asked about the connection peer only');
+    // The real peer still gets its identity.
+    const own = envoyCheckRequest({ host: 'wiki.example.com', sourceIp: '100.64.5.6', headers: { 'x-forwarded-for': '203.0.113.9, 100.64.5.6' } }) as { attributes: { destination: unknown } };
+    own.attributes.destination = { address: { socket_address: { address: '100.100.1.1', port_value: 443 } } };
+    assert.equal((await client.check(own)).status?.code ?? 0, 0);
+  });
+});
