@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
-import { envoyOptions, type EnvoyFlags } from '../envoy/envoy-options.js';
+import { envoyOptions, originKey, type EnvoyFlags } from '../envoy/envoy-options.js';
+import type { PolicySet } from '../policy/policy-set.js';
 import { generateBootstrap, generateSnippets } from '../envoy/generate-bootstrap.js';
 import { err, loadForCommand, out } from './io.js';
 
@@ -13,10 +14,30 @@ export function bootstrapYaml(loaded: NonNullable<ReturnType<typeof loadForComma
   return HEADER + stringify(generateBootstrap(loaded.policy, envoyOptions(loaded.config.envoy, '/.verdict/', flags)), { lineWidth: 0 }).trimEnd();
 }
 
+/**
+ * Every route `to` Envoy cannot use, as `<file>:<pointer>/to: …` lines: a `to` is free text to
+ * `validate` (decisions never read it), so this is where a missing scheme is first noticed.
+ */
+function upstreamProblems(policy: PolicySet): string[] {
+  const lines: string[] = [];
+  for (const r of policy.routes) {
+    if (r.to === undefined || originKey(r.to) !== undefined) continue;
+    const bare = /^[A-Za-z0-9._-]+(:\d+)?\/?$|^\[[0-9a-fA-F:]+\](:\d+)?\/?$/.test(r.to);
+    const fix = bare ? `; write "http://${r.to.replace(/\/$/, '')}" (or https://)` : '; write the upstream as http(s)://host[:port], without a path';
+    lines.push(`${r.file}:${r.pointer}/to: ${JSON.stringify(r.to)} is not http(s)://host[:port]${fix}`);
+  }
+  return lines;
+}
+
 /** The bootstrap (or the pieces, with `snippets`) from the policy routes and the config's `envoy` section; flags win over the section. */
 export function envoyConfig(configFile: string | undefined, snippets = false, flags: EnvoyFlags = {}): number {
   const loaded = loadForCommand(configFile);
   if (!loaded) return 2;
+  const bad = upstreamProblems(loaded.policy);
+  if (bad.length > 0) {
+    for (const line of bad) err(`verdict envoy-config: ${line}`);
+    return 1;
+  }
   try {
     const grpcTls = loaded.config.grpc.tls;
     const options = envoyOptions(loaded.config.envoy, '/.verdict/', flags, grpcTls && { mutual: grpcTls.client_ca_file !== undefined });

@@ -160,4 +160,20 @@ describe('the config\'s `envoy` section shapes `verdict envoy-config` (checked a
     assert.match(bad.stderr, /^verdict envoy-config: TLS needs both a certificate and a key/);
     assert.equal(bad.stdout, '');
   });
+
+  it('a route `to` without a scheme (validate accepts it: decisions never read it) is named by file and pointer, with the fix', () => {
+    const t = tempDir();
+    t.write('p/apps.json', { version: 1, routes: [
+      { id: 'ok', match: { hosts: ['a.example.com'] }, to: 'http://10.0.0.1:80', allow: { accept: true } },
+      { id: 'wiki', match: { hosts: ['wiki.example.com'] }, to: 'wiki.tailnet-abc.ts.net:8080', allow: { accept: true } },
+      { id: 'docs', match: { hosts: ['docs.example.com'] }, to: 'https://docs.internal/v2', allow: { accept: true } },
+    ] });
+    const r = verdict(['envoy-config', '--config', t.write('v.json', { policies: { dir: 'p' } })], { cwd: t.dir });
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.deepEqual(r.stderr.trim().split('\n'), [
+      'verdict envoy-config: p/apps.json:/routes/1/to: "wiki.tailnet-abc.ts.net:8080" is not http(s)://host[:port]; write "http://wiki.tailnet-abc.ts.net:8080" (or https://)',
+      'verdict envoy-config: p/apps.json:/routes/2/to: "https://docs.internal/v2" is not http(s)://host[:port]; write the upstream as http(s)://host[:port], without a path',
+    ]);
+  });
 });
