@@ -39,6 +39,40 @@ const USAGE = `usage: verdict <command> [options]
                                              print an Envoy bootstrap (YAML) for the policy routes,
                                              or the filter, cluster and per-route pieces for an existing Envoy`;
 
+const QUERY = ['user', 'route', 'decision', 'reason', 'decision-id', 'since', 'until', 'format'];
+/**
+ * The options each command takes. The parser knows the options of every command; one given to
+ * a command that does not use it is refused (exit 2), not silently ignored: `serve --policies
+ * DIR` serving another folder than the one named would be the worst kind of surprise.
+ */
+const COMMAND_OPTIONS: Record<string, readonly string[]> = {
+  serve: ['config', 'workers'],
+  validate: ['config', 'policies'],
+  explain: ['config', 'request', 'now', 'identity', 'decision-id', 'audit', 'format'],
+  test: ['config', 'policies', 'coverage', 'min-coverage'],
+  'audit verify': ['key', 'live'],
+  'audit query': QUERY,
+  'audit summary': [...QUERY, 'top'],
+  lint: ['config', 'policies', 'tests'],
+  replay: ['config', 'policies', 'format', 'examples'],
+  'envoy-config': ['config', 'snippets', 'verdict-address', 'listen', 'admin-listen', 'tls-cert', 'tls-key', 'tls-listen'],
+};
+
+/** A one-line refusal for an option the command does not take, with what to do instead. */
+function optionProblem(command: string, given: readonly string[]): string | undefined {
+  const allowed = COMMAND_OPTIONS[command];
+  if (allowed === undefined) return undefined;
+  const bad = given.find((o) => o !== 'help' && !allowed.includes(o));
+  if (bad === undefined) return undefined;
+  const instead =
+    bad === 'policies'
+      ? '; set policies.dir in the --config file, or VERDICT_POLICIES_DIR'
+      : bad === 'listen' && command === 'serve'
+        ? '; set grpc.listen and http.listen in the --config file, or VERDICT_GRPC_LISTEN and VERDICT_HTTP_LISTEN'
+        : '';
+  return `verdict ${command}: --${bad} is not an option of ${command}${instead} (options: ${allowed.map((o) => `--${o}`).join(', ') || 'none'})`;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   let parsed;
@@ -88,6 +122,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (values.help || command === undefined || command === 'help' || command === '--help' || command === '-h') {
     out(USAGE);
     return command === undefined ? 2 : 0;
+  }
+  const which = command === 'audit' && typeof positionals[0] === 'string' ? `audit ${positionals[0]}` : command;
+  const refused = optionProblem(which, Object.keys(values));
+  if (refused !== undefined) {
+    err(refused);
+    return 2;
   }
   const noPositionals = (): boolean => {
     if (positionals.length === 0) return true;
