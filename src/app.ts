@@ -42,6 +42,8 @@ async function untilOrAfter(work: Promise<unknown>, ms: number): Promise<void> {
   await Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
   clearTimeout(timer);
 }
+import { CRITERIA_BY_NAME } from './policy/criteria/index.js';
+import type { PolicySet } from './policy/policy-set.js';
 import { Throttle } from './throttle.js';
 
 /** Where `serve` keeps the audit signing key it generates when none is configured. */
@@ -220,8 +222,30 @@ function auditFailure(): CheckOutcome {
 }
 
 /** Settings that weaken a default on purpose: said at every start, in the trail. */
-function startWarnings(config: Config): string[] | undefined {
+/** The ids of routes whose `allow`, `deny` or `shadow` rules name a criterion that needs an identity. */
+function routesNeedingIdentity(policy: PolicySet): string[] {
+  const needs = (rule: unknown): boolean => {
+    if (rule === null || typeof rule !== 'object') return false;
+    if (Array.isArray(rule)) return rule.some(needs);
+    return Object.entries(rule).some(([k, v]) => CRITERIA_BY_NAME.get(k)?.needsIdentity === true || ((k === 'and' || k === 'or' || k === 'not') && needs(v)));
+  };
+  return policy.routes.filter((r) => {
+    const s = r.source as { allow?: unknown; deny?: unknown; shadow?: { allow?: unknown; deny?: unknown } };
+    return needs(s.allow) || needs(s.deny) || needs(s.shadow?.allow) || needs(s.shadow?.deny);
+  }).map((r) => r.id);
+}
+
+function startWarnings(config: Config, policy: PolicySet): string[] | undefined {
   const w: string[] = [];
+  // The built-in defaults have no identity source: the example routes that name groups or
+  // users then answer 401 to everyone, which looks like a broken setup unless said at start.
+  if (config.identity.jwt.length === 0 && config.identity.oidc === undefined) {
+    const ids = routesNeedingIdentity(policy);
+    if (ids.length > 0) {
+      const list = ids.length > 5 ? `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more` : ids.join(', ');
+      w.push(`no identity source is configured (identity.jwt for bearer tokens, identity.oidc for browser logins): route${ids.length === 1 ? '' : 's'} ${list} need${ids.length === 1 ? 's' : ''} an identity and answer${ids.length === 1 ? 's' : ''} 401 to every request`);
+    }
+  }
   const domain = config.identity.oidc ? config.identity.session.cookie_domain : undefined;
   if (domain !== undefined) w.push(`identity.session.cookie_domain is ${domain}: sessions are shared by every host under it, and any of them can read or set the session cookie`);
   return w.length > 0 ? w : undefined;
@@ -462,6 +486,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   grpcServer.setServing(true);
   // Awaited: the start record is in the trail before anyone is told the server is serving,
   // so a stop right after `verdict serving` always finds it there to seal.
+  const warnings = startWarnings(config, policySet);
   await audit.write(controlRecord('start', Date.now(), {
     'verdict.policy_hash': policySet.hash,
     'verdict.policy_files': policySet.files,
@@ -482,7 +507,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
     'verdict.audit_mode': config.audit.mode ?? (config.audit.sink === 'file' ? 'sync' : 'async'),
     // Which request headers decision records carry (replay tells an absent header from an unrecorded one).
     'verdict.audit_headers': config.audit.include_headers,
-    'verdict.warnings': startWarnings(config),
+    'verdict.warnings': warnings,
     'verdict.audit_durability': config.audit.sink === 'file' ? (config.audit.durability ?? ((config.audit.mode ?? 'sync') === 'sync' ? 'disk' : 'os')) : 'os',
   })).catch((e: unknown) => log.error({ err: describeError(e) }, 'audit record not written'));
   const restartOf = options.worker?.restartOf;
@@ -496,6 +521,7 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
       'verdict.recorded_by': 'restarted-worker',
     }), 'warn');
   }
+  for (const warning of warnings ?? []) log.warn({ worker: options.worker?.id }, warning);
   log.info({ worker: options.worker?.id, grpc: `${grpcAddr.host}:${grpcPort}`, http: `${httpAddr.host}:${httpPort}`, routes: policySet.routes.length, policy_hash: policySet.hash }, 'verdict serving');
 
   let stopped: Promise<void> | undefined;

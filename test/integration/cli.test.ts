@@ -9,6 +9,21 @@ import { authClient, envoyCheckRequest } from '../helpers/envoy-client.js';
 import { TestIssuer } from '../helpers/idp.js';
 import { tempDir } from '../helpers/tmp.js';
 
+describe('options a command does not take', () => {
+  it('are refused with exit 2, never ignored (serve --policies would serve another folder)', () => {
+    const r = verdict(['serve', '--policies', 'mine']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trim(), 'verdict serve: --policies is not an option of serve; set policies.dir in the --config file, or VERDICT_POLICIES_DIR (options: --config, --workers)');
+    const e = verdict(['envoy-config', '--policies', 'mine']);
+    assert.equal(e.code, 2);
+    assert.match(e.stderr, /^verdict envoy-config: --policies is not an option of envoy-config; set policies\.dir/);
+    assert.equal(e.stdout, '', 'no config printed for another folder than the one named');
+    const a = verdict(['audit', 'verify', 'x.jsonl', '--format', 'json']);
+    assert.equal(a.code, 2);
+    assert.equal(a.stderr.trim(), 'verdict audit verify: --format is not an option of audit verify (options: --key, --live)');
+  });
+});
+
 describe('verdict validate', () => {
   it('accepts the example policies', () => {
     const r = verdict(['validate']);
@@ -233,6 +248,10 @@ describe('verdict serve', () => {
     const records = readFileSync(join(t.dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(records.map((r) => r['event.action']), ['start', 'authorize', 'shutdown', 'audit.checkpoint'], 'the trail ends sealed by a checkpoint');
     assert.equal(records[2]['verdict.shutdown_reason'], 'SIGTERM');
+    // No identity source but a route naming groups: said at start, in the log and the start record.
+    const warning = 'no identity source is configured (identity.jwt for bearer tokens, identity.oidc for browser logins): route grafana needs an identity and answers 401 to every request';
+    assert.deepEqual(records[0]['verdict.warnings'], [warning]);
+    assert.ok(stderr.split('\n').some((l) => l.includes(warning) && l.includes('"level":40')), stderr);
     assert.deepEqual(records.map((r) => r.seq), [1, 2, 3, 4]);
   });
 });
