@@ -48,6 +48,6 @@ export function lint(configFile: string | undefined, policiesDir: string | undef
   const findings = lintPolicy(policy, { requireRouteId: config.policies.require_route_id, caseHosts: hosts });
   for (const f of findings) out(`${f.file}:${f.pointer}: ${f.severity} ${f.code}: ${f.message}`);
   const errors = findings.filter((f) => f.severity === 'error').length;
-  out(`${errors} error${errors === 1 ? '' : 's'}, ${findings.length - errors} warning${findings.length - errors === 1 ? '' : 's'} in ${policy.routes.length} routes${hosts ? '' : ' (no test files: hosts not compared with test cases)'}`);
+  out(`${errors} error${errors === 1 ? '' : 's'}, ${findings.length - errors} warning${findings.length - errors === 1 ? '' : 's'} in ${policy.routes.length} route${policy.routes.length === 1 ? '' : 's'}${hosts ? '' : ' (no test files: hosts not compared with test cases)'}`);
   return errors > 0 ? 1 : 0;
 }
