@@ -29,6 +29,11 @@ COPY package.json ./
 COPY bin ./bin
 COPY schema ./schema
 COPY policies ./policies
+# A place the non-root user may write: the audit trail of `audit.sink: file` and the signing
+# key generated beside it (audit.path /var/lib/verdict/audit.jsonl). Mount a volume there so
+# the trail outlives the container (a named volume starts with this owner); the rest of the
+# image is not writable by it.
+RUN mkdir -p /var/lib/verdict && chown node:node /var/lib/verdict
 USER node
 EXPOSE 9191 9292
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s \

@@ -26,6 +26,14 @@ describe('docker-compose stack (validated with Debian\'s docker-compose; no Dock
     assert.ok(JSON.stringify(s.tailscale.volumes).includes('tailscale-state'));
     assert.ok(JSON.stringify(s.verdict.volumes).includes('/var/run/tailscale'), 'the LocalAPI socket is shared with Verdict');
     assert.deepEqual(s.idp.networks.default.aliases, ['idp.localhost']);
+    // The audit trail (and the signing key generated beside it) in a volume the image's
+    // non-root user owns, so it outlives the container and `audit verify` can read it.
+    assert.equal(s.verdict.environment.VERDICT_AUDIT_SINK, 'file');
+    assert.match(s.verdict.environment.VERDICT_AUDIT_PATH, /^\/var\/lib\/verdict\//);
+    // Compose v1 prints volumes in the short form, v2 in the long one.
+    const volumes = (s.verdict.volumes as (string | Obj)[]).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
+    assert.ok(volumes.some((v) => v.startsWith('verdict-audit:/var/lib/verdict')), JSON.stringify(s.verdict.volumes));
+    assert.match(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'), /^RUN mkdir -p \/var\/lib\/verdict && chown node:node \/var\/lib\/verdict$/m);
     const missing = spawnSync(toolPath('docker-compose'), ['config', '-q'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, VERDICT_SESSION_KEYS: '' } });
     assert.notEqual(missing.status, 0, 'refuses to run without session keys');
     assert.match(missing.stderr, /VERDICT_SESSION_KEYS/);
