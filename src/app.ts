@@ -235,6 +235,19 @@ function routesNeedingIdentity(policy: PolicySet): string[] {
   }).map((r) => r.id);
 }
 
+/** Why a listen failed, in words: the errno code and what it usually means. */
+function listenErrorText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code ?? /\b(E[A-Z]+)\b/.exec((e as Error).message)?.[1];
+  const words: Record<string, string> = {
+    EADDRINUSE: 'the port is taken by another process',
+    EADDRNOTAVAIL: 'the address is not one of this host\'s (use 0.0.0.0, 127.0.0.1 or an address of this host)',
+    EACCES: 'permission denied (ports below 1024 need privileges)',
+    ERR_SOCKET_BAD_PORT: 'the port must be 0-65535',
+  };
+  if (code === undefined) return (e as Error).message;
+  return words[code] ? `${code}: ${words[code]}` : code;
+}
+
 function startWarnings(config: Config, policy: PolicySet): string[] | undefined {
   const w: string[] = [];
   // The built-in defaults have no identity source: the example routes that name groups or
@@ -456,7 +469,8 @@ export async function startVerdict(config: Config, options: StartOptions): Promi
   const listenFailed = (pointer: string, address: string, e: unknown) =>
     new VerdictError('LISTEN_FAILED', `cannot listen on ${address}`, {
       cause: e,
-      problems: [{ file: where, pointer, message: `cannot listen on ${address}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }],
+      // Named by the setting that chose the address: the config file's key, or the environment variable that overrode it.
+      problems: [{ ...settingOrigin(config, pointer), message: `cannot listen on ${address}: ${listenErrorText(e)}` }],
     });
   const tls = config.grpc.tls;
   let credentials;

@@ -6,6 +6,28 @@ import type { CheckRequestLike } from '../request/check-request.js';
 import { HealthService } from './health-service.js';
 import { ReadDelay } from './read-delay.js';
 
+let quieted = false;
+/**
+ * grpc-js logs a failed bind itself ("E No address added out of total 1 resolved") before it
+ * hands the same failure to the callback, where `serve` reports it as its one-line refusal
+ * naming the setting. That one message is dropped; every other grpc-js log goes on as before.
+ */
+function quietBindFailures(): void {
+  if (quieted) return;
+  quieted = true;
+  // grpc-js's own default logger, less the one message.
+  const line = (prefix: string) => (message?: unknown, ...rest: unknown[]) => console.error(`${prefix} ${String(message)}`, ...rest);
+  const error = line('E');
+  grpc.setLogger({
+    error: (message?: unknown, ...rest: unknown[]) => {
+      if (typeof message === 'string' && message.startsWith('No address added out of total')) return;
+      error(message, ...rest);
+    },
+    info: line('I'),
+    debug: line('D'),
+  });
+}
+
 export type CheckHandler = (request: CheckRequestLike, deadlineMs: number | undefined) => Promise<Record<string, unknown>>;
 
 /** `Authorization/Check` as grpc-js sees it, with Verdict's codec (envoy/codec.ts). */
@@ -101,6 +123,7 @@ export class GrpcServer {
 
   /** Binds and returns the port actually bound (for `:0`). */
   listen(address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+    quietBindFailures();
     return new Promise((resolve, reject) => {
       this.server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
     });

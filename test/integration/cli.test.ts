@@ -175,8 +175,15 @@ describe('verdict serve', () => {
     const port = (blocker.address() as { port: number }).port;
     try {
       const r = await verdictAsyncResult(['serve'], { env: { VERDICT_GRPC_LISTEN: '127.0.0.1:0', VERDICT_HTTP_LISTEN: `127.0.0.1:${port}` } });
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr.trim(), new RegExp(`^verdict: refusing to start: \\(built-in defaults\\):/http/listen: cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE$`));
+      assert.equal(r.code, 2);
+      // The address came from the environment variable, so the variable is named.
+      assert.equal(r.stderr.trim(), `verdict: refusing to start: VERDICT_HTTP_LISTEN:/http/listen: cannot listen on 127.0.0.1:${port}: EADDRINUSE: the port is taken by another process`);
+      // The gRPC port too, in one line: grpc-js's own "No address added" log line is not printed.
+      const t = tempDir();
+      t.write('policies/p.json', DEMO_POLICY);
+      const g = await verdictAsyncResult(['serve', '--config', t.write('v.json', { grpc: { listen: `127.0.0.1:${port}` }, http: { listen: '127.0.0.1:0' } })], { cwd: t.dir });
+      assert.equal(g.code, 2);
+      assert.equal(g.stderr.trim(), `verdict: refusing to start: v.json:/grpc/listen: cannot listen on 127.0.0.1:${port}: EADDRINUSE: the port is taken by another process`);
     } finally {
       blocker.close();
     }
