@@ -1,4 +1,4 @@
-import type { EnvoySection, EnvoyUpstreamSettings } from '../config/config.js';
+import type { EnvoySection, EnvoyUpstreamSettings, OidcConfig } from '../config/config.js';
 import { SYSTEM_CA_BUNDLE } from '../config/envoy-schema.js';
 import { parseDuration } from '../duration.js';
 
@@ -18,8 +18,14 @@ export interface EnvoyConfigOptions {
   readonly admin: HostPort;
   /** ext_authz timeout: covers a login callback's round trip to the IdP (Verdict duration syntax). */
   readonly authzTimeout: string;
-  /** Verdict's own path prefix (login, callback, logout), routed on every host. */
-  readonly verdictPathPrefix: string;
+  /**
+   * The exact paths of Verdict's own pages (the login, callback and logout of `identity.oidc`),
+   * routed on every host; none without browser login. Only these: Verdict answers them itself
+   * whatever route they are bound to, while any other path must be bound as Verdict's first
+   * match would (a `/.verdict/` prefix bound every `/.verdict/…` path to the first route of its
+   * virtual host, and sent it upstream when that route allowed it).
+   */
+  readonly verdictPaths: readonly string[];
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly listen: HostPort; readonly redirectHttp: boolean; readonly redirectPort: number } | undefined;
   readonly accessLog: { readonly path: string; readonly includeQuery: boolean };
   /** TLS (and with a certificate, mutual TLS) to Verdict's gRPC port, for `grpc.tls`. */
@@ -68,7 +74,7 @@ export interface VerdictGrpcTls {
   readonly mutual: boolean;
 }
 
-export function envoyOptions(e: EnvoySection, verdictPathPrefix: string, flags: EnvoyFlags = {}, grpcTls?: VerdictGrpcTls): EnvoyConfigOptions {
+export function envoyOptions(e: EnvoySection, verdictPaths: readonly string[], flags: EnvoyFlags = {}, grpcTls?: VerdictGrpcTls): EnvoyConfigOptions {
   // A generated Envoy that cannot reach Verdict would deny everything with 503: refuse instead.
   if (grpcTls && !e.verdict_tls) throw new Error('grpc.tls is set, so Envoy must talk TLS to Verdict: set envoy.verdict_tls (ca_file that signed grpc.tls.cert_file)');
   if (grpcTls?.mutual && e.verdict_tls?.cert_file === undefined) throw new Error('grpc.tls.client_ca_file is set, so Envoy needs a client certificate: set envoy.verdict_tls.cert_file and key_file');
@@ -90,7 +96,7 @@ export function envoyOptions(e: EnvoySection, verdictPathPrefix: string, flags: 
     listen: parseHostPort(flags.listen ?? e.listen, flags.listen !== undefined ? '--listen' : 'envoy.listen'),
     admin: parseHostPort(flags.adminListen ?? e.admin_listen, flags.adminListen !== undefined ? '--admin-listen' : 'envoy.admin_listen'),
     authzTimeout: e.authz_timeout,
-    verdictPathPrefix,
+    verdictPaths,
     tls:
       certFile !== undefined && keyFile !== undefined && tlsListen
         ? { certFile, keyFile, listen: tlsListen, redirectHttp: e.tls?.redirect_http ?? true, redirectPort: e.tls?.redirect_port ?? tlsListen.port }
@@ -115,4 +121,12 @@ export const DEFAULT_ENVOY_SECTION: EnvoySection = {
   upstreams: [],
 };
 
-export const DEFAULT_ENVOY_OPTIONS: EnvoyConfigOptions = envoyOptions(DEFAULT_ENVOY_SECTION, '/.verdict/');
+/** Verdict's own pages, routed on every host: the browser login's paths, none without it. */
+export function verdictPaths(oidc: Pick<OidcConfig, 'callback_path' | 'logout_path' | 'login_path'> | undefined): string[] {
+  return oidc ? [oidc.callback_path, oidc.logout_path, oidc.login_path] : [];
+}
+
+/** `identity.oidc`'s default callback, logout and login paths. */
+export const DEFAULT_VERDICT_PATHS: readonly string[] = ['/.verdict/callback', '/.verdict/logout', '/.verdict/login'];
+
+export const DEFAULT_ENVOY_OPTIONS: EnvoyConfigOptions = envoyOptions(DEFAULT_ENVOY_SECTION, DEFAULT_VERDICT_PATHS);

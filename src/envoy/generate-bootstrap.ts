@@ -219,6 +219,10 @@ export function generateBootstrap(policy: PolicySet, o: EnvoyConfigOptions = DEF
   for (const key of o.upstreams.keys()) {
     if (!used.has(key)) throw new Error(`envoy.upstreams: ${key} is no route's \`to\` (known: ${[...used].sort().join(', ') || 'none'})`);
   }
+  const flowPaths = [...new Set(o.verdictPaths)];
+  // A new object per virtual host: a shared one would print as a YAML alias.
+  const verdictPaths = (): Obj | undefined =>
+    flowPaths.length === 0 ? undefined : flowPaths.length === 1 ? { path: flowPaths[0] } : { safe_regex: { regex: flowPaths.map(escapeRe).join('|') } };
   const virtualHosts = [...virtualHostRoutes(policy).entries()]
     // Envoy picks exact domains first anyway; a stable order keeps the file diffable.
     .sort(([a], [b]) => (a === '*' ? 1 : b === '*' ? -1 : a < b ? -1 : a > b ? 1 : 0))
@@ -230,7 +234,8 @@ export function generateBootstrap(policy: PolicySet, o: EnvoyConfigOptions = DEF
         domains: host === '*' ? ['*'] : [host, `${host}:*`],
         routes: [
           // Login, callback and logout reach Verdict on every host, whatever the app routes cover.
-          { name: `${first}-verdict`, match: { prefix: o.verdictPathPrefix }, ...(cluster ? { route: routeAction(cluster) } : { direct_response: NO_UPSTREAM }), typed_per_filter_config: perRoute(first) },
+          // Exactly those paths: Verdict answers them itself, never the upstream.
+          ...(flowPaths.length > 0 ? [{ name: `${first}-verdict`, match: verdictPaths(), ...(cluster ? { route: routeAction(cluster) } : { direct_response: NO_UPSTREAM }), typed_per_filter_config: perRoute(first) }] : []),
           ...positions.map(envoyRoute),
         ],
       };

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig } from '../../src/config/load-config.js';
-import { envoyOptions } from '../../src/envoy/envoy-options.js';
+import { envoyOptions, verdictPaths } from '../../src/envoy/envoy-options.js';
 import { generateBootstrap } from '../../src/envoy/generate-bootstrap.js';
 import { loadPolicyDir } from '../../src/policy-store/policy-store.js';
 import type { TestCerts } from './certs.js';
@@ -51,5 +51,5 @@ export function variantBootstrap(dir: string, envoy: Obj, config: Obj = {}): Obj
   const c = loadConfig(file, {}, dir, { requireSecrets: false });
   // As `verdict envoy-config` does it (src/cli/envoy-config.ts).
   const grpcTls = c.grpc.tls && { mutual: c.grpc.tls.client_ca_file !== undefined };
-  return generateBootstrap(loadPolicyDir(c.policies.dir), envoyOptions(c.envoy, '/.verdict/', {}, grpcTls));
+  return generateBootstrap(loadPolicyDir(c.policies.dir), envoyOptions(c.envoy, verdictPaths(c.identity.oidc), {}, grpcTls));
 }

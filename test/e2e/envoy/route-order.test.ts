@@ -78,6 +78,14 @@ describe('through real Envoy: the generated config binds each request to Verdict
     assert.equal((await routeVia('wiki.corp.test.', 'wiki.corp.test', '/wiki')).route, 'wiki', 'a trailing dot reaches the same virtual host');
   });
 
+  it("a /.verdict/ path that is not one of Verdict's own pages is bound as Verdict's first match, not to the virtual host's first route", async (ctx) => {
+    if (!ready) return ctx.skip('envoy or openssl missing');
+    // The first route of wiki.corp.test's virtual host is admin-only (*.corp.test, /admin); a
+    // `/.verdict/` prefix route bound every such path to it, and sent it upstream when it allowed.
+    assert.equal((await routeVia('wiki.corp.test', 'wiki.corp.test', '/.verdict/x')).route, 'wiki');
+    assert.equal((await routeVia('docs.corp.test', 'docs.corp.test', '/.verdict/login')).route, 'docs', 'no browser login configured: not a page of Verdict');
+  });
+
   /** Like routeVia over HTTP/2, where Envoy passes any `:method` token through (HTTP/1 refuses lower-case methods). */
   const routeViaH2 = (host: string, path: string, method: string): Promise<{ status: number; route: string | undefined }> =>
     new Promise((resolve, reject) => {

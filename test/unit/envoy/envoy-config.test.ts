@@ -50,16 +50,19 @@ describe('Envoy config, checked against Envoy\'s own protos (the fast check; int
     for (const k of ['decision_id', 'route', 'reasons', 'RESPONSE_FLAGS']) assert.ok(log.includes(k), `access log prints ${k}`);
   });
 
-  it('binds every Envoy route to its policy route, with Verdict\'s own paths on every host', () => {
+  it('binds every Envoy route to its policy route, with Verdict\'s own paths (exactly those) on every host when browser login is on', () => {
     const vhosts = hcmOf(load('envoy.yaml')).route_config.virtual_hosts as Obj[];
     const grafana = vhosts.find((v) => v.domains.includes('grafana.example.com'))!;
     assert.deepEqual(grafana.domains, ['grafana.example.com', 'grafana.example.com:*']);
-    assert.deepEqual(grafana.routes[0].match, { prefix: '/.verdict/' });
     const ids = grafana.routes.map((r: Obj) => r.typed_per_filter_config['envoy.filters.http.ext_authz'].check_settings.context_extensions.route);
-    assert.deepEqual(ids, ['grafana', 'grafana']);
+    assert.deepEqual(ids, ['grafana'], 'no login configured: no route for Verdict\'s pages');
     const api = vhosts.find((v) => v.domains.includes('api.example.com'))!;
-    assert.deepEqual(api.routes.map((r: Obj) => r.name), ['api-health-verdict', 'api-health', 'api']);
-    assert.deepEqual(api.routes[1].match.headers[0].string_match.safe_regex.regex, '(?i)(?:GET|HEAD)');
+    assert.deepEqual(api.routes.map((r: Obj) => r.name), ['api-health', 'api']);
+    assert.deepEqual(api.routes[0].match.headers[0].string_match.safe_regex.regex, '(?i)(?:GET|HEAD)');
+    // The demo logs browsers in: its login, callback and logout paths, and no other /.verdict/ path, on every host.
+    for (const v of hcmOf(load('demo.yaml')).route_config.virtual_hosts as Obj[]) {
+      assert.deepEqual(v.routes[0].match, { safe_regex: { regex: '/\\.verdict/callback|/\\.verdict/logout|/\\.verdict/login' } }, v.name);
+    }
     assert.ok(vhosts.some((v) => v.domains.includes('*.api.example.com')));
   });
 

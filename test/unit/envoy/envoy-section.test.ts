@@ -100,8 +100,8 @@ describe('the config\'s `envoy` section shapes `verdict envoy-config` (checked a
     assert.equal(cluster(b, 'upstream_10_0_0_5_8443').circuit_breakers.thresholds[0].max_connections, 2);
     const vhosts = hcm(b.static_resources.listeners[0]).route_config.virtual_hosts as Obj[];
     const timeoutOf = (host: string) => vhosts.find((v) => v.domains.includes(host))!.routes.map((r: Obj) => r.route.timeout);
-    assert.deepEqual(timeoutOf('app.example.com'), ['5s', '5s']);
-    assert.deepEqual(timeoutOf('plain.example.com'), ['90s', '90s']);
+    assert.deepEqual(timeoutOf('app.example.com'), ['5s']);
+    assert.deepEqual(timeoutOf('plain.example.com'), ['90s']);
     const v = cluster(b, 'verdict');
     assert.deepEqual(v.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: '::1', port_value: 9191 });
     const log = hcm(b.static_resources.listeners[0]).access_log[0];
@@ -140,9 +140,9 @@ describe('the config\'s `envoy` section shapes `verdict envoy-config` (checked a
     assert.throws(() => variantBootstrap(dir, { tls: { cert_file: 'c.pem' } }), problem(/"pointer":"\/envoy\/tls".*key_file/));
     assert.throws(() => variantBootstrap(dir, { upstream: { timeout: '5 s' } }), problem(/"pointer":"\/envoy\/upstream\/timeout"/));
     assert.throws(() => variantBootstrap(dir, { upstreams: [{ to: 'ftp://x' }] }), problem(/"pointer":"\/envoy\/upstreams\/0\/to"/));
-    assert.throws(() => envoyOptions(DEFAULT_ENVOY_SECTION, '/.verdict/', { tlsCert: 'c.pem' }), /both a certificate and a key/);
-    assert.throws(() => envoyOptions(DEFAULT_ENVOY_SECTION, '/.verdict/', { verdictAddress: 'verdict' }), /--verdict-address "verdict" is not host:port/);
-    assert.throws(() => envoyOptions(DEFAULT_ENVOY_SECTION, '/.verdict/', { listen: '0.0.0.0:70000' }), /--listen/);
+    assert.throws(() => envoyOptions(DEFAULT_ENVOY_SECTION, [], { tlsCert: 'c.pem' }), /both a certificate and a key/);
+    assert.throws(() => envoyOptions(DEFAULT_ENVOY_SECTION, [], { verdictAddress: 'verdict' }), /--verdict-address "verdict" is not host:port/);
+    assert.throws(() => envoyOptions(DEFAULT_ENVOY_SECTION, [], { listen: '0.0.0.0:70000' }), /--listen/);
   });
 
   it('CLI flags override the section: --verdict-address, --listen, --admin-listen, --tls-cert/--tls-key/--tls-listen; bad ones exit 1', () => {
