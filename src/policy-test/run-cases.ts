@@ -96,6 +96,11 @@ export function runCase(policy: PolicySet, file: string, c: TestCase, requireRou
     if (missing.length > 0 || extra.length > 0) {
       differences.push(`reasons: expected ${JSON.stringify([...want].sort())}, got ${JSON.stringify([...have].sort())}`);
     }
+  } else if (differences.length > 0) {
+    // Not asked for, but why it came out otherwise is the first thing to know (a route id
+    // that no policy defines shows as route-not-found).
+    differences.push(`reasons: got ${JSON.stringify([...d.reasons].sort())}`);
   }
+  if (differences.length > 0 && d.detail !== undefined) differences.push(`detail: ${d.detail}`);
   return { file, name: c.name, passed: differences.length === 0, differences };
 }

@@ -106,12 +106,14 @@ describe('verdict test', () => {
       cases: [
         { name: 'right', request: { method: 'GET', host: 'status.example.com', path: '/' }, expect: { decision: 'allow', reasons: ['accept'] } },
         { name: 'wrong', request: { method: 'GET', host: 'grafana.example.com', path: '/' }, identity: { sub: 'u', groups: ['dev'] }, expect: { decision: 'allow', status: 200, reasons: ['groups-ok'] } },
+        { name: 'unknown route id', request: { method: 'GET', host: 'grafana.example.com', path: '/', route: 'grafan' }, identity: { sub: 'u', groups: ['sre'] }, expect: { decision: 'allow', status: 200 } },
       ],
     });
     const r = verdict(['test'], { cwd: t.dir });
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /^FAIL policies\/tests\/t\.json "wrong": decision: expected allow, got deny; status: expected 200, got 403; reasons: expected \["groups-ok"\], got \["email-unauthorized","groups-unauthorized"\]$/m);
-    assert.match(r.stdout, /^1 passed, 1 failed$/m);
+    assert.match(r.stdout, /^FAIL policies\/tests\/t\.json "wrong": decision: expected allow, got deny; status: expected 200, got 403; reasons: expected \["groups-ok"\], got \["email-unauthorized","groups-unauthorized"\]; detail: allow rule did not match$/m);
+    assert.match(r.stdout, /^FAIL policies\/tests\/t\.json "unknown route id": decision: expected allow, got deny; status: expected 200, got 404; reasons: got \["route-not-found"\]; detail: Envoy named route "grafan", which no policy defines$/m);
+    assert.match(r.stdout, /^1 passed, 2 failed$/m);
   });
 });
 
