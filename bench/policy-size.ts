@@ -192,7 +192,7 @@ function perCall(fn: () => unknown): number {
 }
 
 function facts(r: { host: string; path: string }): RequestFacts {
-  return { method: 'GET', scheme: 'https', host: r.host, path: r.path, query: '', headers: new Map(), sourceIp: '100.64.1.2', sourcePort: 5555, peerIp: '100.64.1.2', destinationIp: '10.0.0.5', requestId: undefined, routeId: undefined, protocol: 'HTTP/2' };
+  return { method: 'GET', methodOverrides: [], scheme: 'https', host: r.host, path: r.path, query: '', headers: new Map(), sourceIp: '100.64.1.2', sourcePort: 5555, peerIp: '100.64.1.2', destinationIp: '10.0.0.5', requestId: undefined, routeId: undefined, protocol: 'HTTP/2' };
 }
 
 const f1 = (x: number) => x.toFixed(1);

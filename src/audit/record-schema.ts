@@ -35,6 +35,7 @@ export function auditRecordSchema(): Record<string, unknown> {
     'verdict.detail': str,
     'verdict.identity_error': str,
     'verdict.issuer': str,
+    'verdict.method_overrides': strs,
     'verdict.auth_time': { type: 'integer' },
     'verdict.claims': { type: 'object' },
     'verdict.envoy_route': str,

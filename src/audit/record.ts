@@ -106,6 +106,8 @@ export function decisionRecord(i: DecisionRecordInput): AuditRecord {
     'verdict.envoy_route': f?.routeId,
     'verdict.identity_error': identityError(i.identity),
     'verdict.issuer': principal?.issuer,
+    // The methods a POST was also decided as (method-override headers, `_method`), for replay.
+    'verdict.method_overrides': f && f.methodOverrides.length > 0 ? f.methodOverrides : undefined,
     'verdict.policy_hash': i.policyHash,
     'verdict.raw_path': rawPathIfDifferent(i.rawPath, f),
     'verdict.reasons': d.reasons,

@@ -42,6 +42,19 @@ const NO_ALLOW: Outcome = { value: FALSE, reasons: ['reject'] };
  * only if some identity could change the outcome.
  */
 export function evaluate(policy: PolicySet, facts: RequestFacts, principal: Principal | undefined, now: number, options: EvaluateOptions): Decision {
+  const decision = evaluateAs(policy, facts, principal, now, options);
+  if (!decision.allow || facts.methodOverrides.length === 0) return decision;
+  // A POST the upstream may run as another method (X-HTTP-Method-Override: DELETE, ?_method=PUT)
+  // is allowed only if it would be allowed as that method too, by the route Verdict would pick
+  // for it: a deny on DELETE cannot be walked around with a POST that Rails runs as DELETE.
+  for (const method of facts.methodOverrides) {
+    const as = evaluateAs(policy, { ...facts, method }, principal, now, options);
+    if (!as.allow) return { ...as, detail: `as ${method} (method override of a POST): ${as.detail ?? ''}` };
+  }
+  return decision;
+}
+
+function evaluateAs(policy: PolicySet, facts: RequestFacts, principal: Principal | undefined, now: number, options: EvaluateOptions): Decision {
   const selected = selectRoute(policy, facts, options.requireRouteId);
   if (typeof selected === 'string') return denial(404, ['route-not-found'], undefined, selected);
   const refused = refusePathParameters(facts, selected, (f) => selectRoute(policy, f, false));

@@ -69,6 +69,8 @@ export function replayInput(r: AuditRecord, settings: TrailSettings): ReplayInpu
     get method() {
       return field('http.request.method', str(r['http.request.method']) ?? '');
     },
+    // Recorded when the request had any (the headers and query they came from may not be).
+    methodOverrides: strs(r['verdict.method_overrides']),
     get scheme() {
       return field('url.scheme', str(r['url.scheme']) ?? '');
     },

@@ -5,6 +5,12 @@
 export interface RequestFacts {
   /** Request method as sent (`GET`). */
   readonly method: string;
+  /**
+   * For a POST: other methods the upstream framework may run it as (method-override headers,
+   * a `_method` query parameter; method-override.ts), upper-cased; usually empty. The request
+   * is allowed only when it would be allowed as each of them too.
+   */
+  readonly methodOverrides: readonly string[];
   /** `http` or `https` as Envoy saw it. */
   readonly scheme: string;
   /** Normalized host: lower case, no port, no trailing dot. */

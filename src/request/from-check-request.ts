@@ -1,6 +1,7 @@
 import type { CheckRequestLike, HeaderValueLike } from './check-request.js';
 import type { RequestFacts } from './facts.js';
 import { normalizeRequestHost } from './normalize-host.js';
+import { methodOverrides } from './method-override.js';
 import { normalizePath } from './normalize-path.js';
 
 export interface FactsOptions {
@@ -65,6 +66,7 @@ export function factsFromCheckRequest(req: CheckRequestLike, options: FactsOptio
   // One object shape for every request (fixed property order): keeps property access monomorphic.
   const facts: RequestFacts = {
     method,
+    methodOverrides: p.ok ? methodOverrides(method, headers, p.query) : [],
     scheme: http?.scheme || headers.get(':scheme') || '',
     host: host ?? '',
     path: p.ok ? p.path : withoutQuery(rawPath),

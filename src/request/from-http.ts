@@ -2,6 +2,7 @@ import type { RequestFacts } from './facts.js';
 import { PROXY_CLEARED_HEADERS, isIdentityHeaderName } from './identity-header-names.js';
 import type { FactsResult } from './from-check-request.js';
 import { normalizeRequestHost } from './normalize-host.js';
+import { methodOverrides } from './method-override.js';
 import { normalizePath } from './normalize-path.js';
 import type { TrustCheck } from './trusted-proxies.js';
 
@@ -97,6 +98,7 @@ function build(original: Original, headers: Map<string, string>, sourceIp: strin
   const facts: RequestFacts = {
     // Upper-cased like in gRPC mode: a deny on DELETE also catches `delete`.
     method: original.method.toUpperCase(),
+    methodOverrides: p.ok ? methodOverrides(original.method.toUpperCase(), headers, p.query) : [],
     scheme: original.scheme,
     host: host ?? '',
     path: p.ok ? p.path : q < 0 ? original.target : original.target.slice(0, q),
@@ -118,7 +120,7 @@ function build(original: Original, headers: Map<string, string>, sourceIp: strin
 
 function refuse(detail: string, headers: Map<string, string>, req: HttpAuthzRequest): FactsResult {
   const facts: RequestFacts = {
-    method: '', scheme: '', host: '', path: '', query: '', headers,
+    method: '', methodOverrides: [], scheme: '', host: '', path: '', query: '', headers,
     sourceIp: req.peerIp, sourcePort: req.peerPort, peerIp: undefined, destinationIp: undefined, requestId: undefined, routeId: undefined, protocol: undefined,
   };
   return { ok: false, reason: 'bad-request', detail, facts, rawPath: '' };

@@ -19,6 +19,7 @@ export function facts(over: Partial<RequestFacts> & { headerList?: Record<string
   const { headerList, ...rest } = over;
   return {
     method: 'GET',
+    methodOverrides: [],
     scheme: 'https',
     host: 'app.example.com',
     path: '/',

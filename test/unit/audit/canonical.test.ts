@@ -64,7 +64,7 @@ describe('canonical JSON: fast path = general path', () => {
     // A session's hash and stale claims, and a raw path that differs from the normalized one, have their places too.
     const withSession = decisionRecord({
       decisionId: 'd2', timeMs: 0, transport: 'grpc', decision: { allow: true, status: 200, reasons: ['allow'], route: 'r1' },
-      facts: { method: 'GET', scheme: 'https', host: 'h', path: '/a', query: '', headers: new Map() }, rawPath: '/x/../a?q=1',
+      facts: { method: 'GET', methodOverrides: [], scheme: 'https', host: 'h', path: '/a', query: '', headers: new Map() }, rawPath: '/x/../a?q=1',
       identity: { kind: 'principal', principal: { method: 'session', subject: 's', groups: [], claims: {}, issuer: 'i', sessionId: 'sid', claimsStale: true } }, policyHash: 'h', durationMs: 0.1, includeQuery: false,
     } as unknown as Parameters<typeof decisionRecord>[0]);
     assert.equal(withSession['verdict.raw_path'], '/x/../a');
