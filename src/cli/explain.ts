@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readAuditLines } from '../audit/read-records.js';
 import type { AuditRecord } from '../audit/record.js';
-import { checkRequestFromJson } from '../envoy/check-request-json.js';
+import { checkRequestFromJson, checkRequestJsonProblems } from '../envoy/check-request-json.js';
 import { describeError } from '../errors.js';
 import { traceDecision, type DecisionTrace } from '../explain/trace.js';
 import { defaultIssuers, identityFromConfig } from '../identity/from-config.js';
@@ -190,6 +190,8 @@ export async function explain(a: ExplainArgs): Promise<number> {
       } catch (e) {
         throw new UsageError(`${a.request}: cannot read the request: ${(e as Error).message}`);
       }
+      const problems = checkRequestJsonProblems(json);
+      if (problems.length > 0) throw new UsageError(`${a.request}: not an Envoy CheckRequest in proto3 JSON: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`);
       const own = requestTime(json);
       const now = nowArg ?? own ?? Date.now();
       const built = factsFromCheckRequest(checkRequestFromJson(json), { xffTrustedHops: config.request.xff_trusted_hops });

@@ -1,4 +1,19 @@
 import type { CheckRequestLike, HeaderValueLike } from '../request/check-request.js';
+import { loadEnvoyRoot } from './protos.js';
+import { StrictProtoJson } from './strict-proto-json.js';
+
+let strict: StrictProtoJson | undefined;
+
+/**
+ * Unknown fields of a CheckRequest in proto3 JSON form, checked against Envoy's own protos: a
+ * misplaced or misspelt field (`context_extensions` beside `attributes` instead of inside it,
+ * `header` for `headers`) is reported, not silently dropped into a different decision. Value
+ * forms stay as lenient as the reader (a `time` as `{seconds, nanos}` is read too).
+ */
+export function checkRequestJsonProblems(json: unknown): string[] {
+  strict ??= new StrictProtoJson(loadEnvoyRoot(['envoy/service/auth/v3/external_auth.proto']));
+  return strict.check('envoy.service.auth.v3.CheckRequest', json, 'CheckRequest').filter((p) => p.includes(': unknown field of '));
+}
 
 type Obj = Record<string, unknown>;
 

@@ -157,6 +157,23 @@ describe('verdict explain', () => {
     const r = verdict(['explain', '--request', t.write('r.json', { attributes: {} })]);
     assert.equal(JSON.parse(r.stdout).status, 400);
   });
+
+  it('refuses a request file with a misplaced or misspelt field (exit 2) instead of deciding another request', () => {
+    const t = tempDir();
+    t.write('policies/p.json', DEMO_POLICY);
+    const http = { method: 'GET', host: 'grafana.example.com', path: '/' };
+    // context_extensions belongs inside attributes: beside it, the route binding would be lost.
+    const misplaced = (t.write('a.json', { attributes: { request: { http } }, context_extensions: { route: 'grafana' } }), verdict(['explain', '--request', 'a.json'], { cwd: t.dir }));
+    assert.equal(misplaced.code, 2);
+    assert.equal(misplaced.stdout, '');
+    assert.equal(misplaced.stderr.trim(), 'verdict explain: a.json: not an Envoy CheckRequest in proto3 JSON: CheckRequest.context_extensions: unknown field of envoy.service.auth.v3.CheckRequest');
+    const misspelt = verdict(['explain', '--request', t.write('b.json', { attributes: { request: { http: { ...http, header: { authorization: 'Bearer x' } } } } })], { cwd: t.dir });
+    assert.equal(misspelt.code, 2);
+    assert.match(misspelt.stderr, /CheckRequest\.attributes\.request\.http\.header: unknown field of envoy\.service\.auth\.v3\.AttributeContext\.HttpRequest$/m);
+    // Both field-name forms of proto3 JSON stay accepted.
+    const camel = verdict(['explain', '--request', t.write('c.json', { attributes: { request: { http }, contextExtensions: { route: 'status' } } })], { cwd: t.dir });
+    assert.equal(camel.code, 0, camel.stderr);
+  });
 });
 
 describe('verdict serve', () => {
