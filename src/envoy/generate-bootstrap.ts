@@ -12,6 +12,21 @@ type Obj = Record<string, unknown>;
 const escapeRe = (t: string) => t.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
 
 /**
+ * A path literal as an RE2 pattern that also accepts its percent-escapes in lower case
+ * (`/caf%C3%A9` → `/caf%[Cc]3%[Aa]9`): Envoy matches routes on the path with escapes as the
+ * client wrote them, Verdict on its normal form (escapes upper-cased). A plain `prefix` of
+ * `/caf%C3%A9` let `/caf%c3%a9` fall to a later Envoy route than Verdict's first match.
+ */
+const literalRe = (t: string): string =>
+  t
+    .split(/(%[0-9A-Fa-f]{2})/)
+    .map((part, i) => (i % 2 === 1 ? `%${[...part.slice(1)].map((c) => (/[A-Fa-f]/.test(c) ? `[${c.toUpperCase()}${c.toLowerCase()}]` : c)).join('')}` : escapeRe(part)))
+    .join('');
+
+/** Whether a path literal has an escape with a hex letter, whose case Envoy compares as sent. */
+const hasLetterEscape = (t: string): boolean => /%(?:[A-Fa-f][0-9A-Fa-f]|[0-9][A-Fa-f])/.test(t);
+
+/**
  * For a route with `allow_path_parameters`: its exact path or prefix with `;…` allowed after
  * every whole segment (`/shop/cart` → `^/shop(;[^/]*)?/cart(;[^/]*)?$`), so Envoy sends
  * `/shop;x/cart;jsessionid=1` to the route Verdict will decide it under (Verdict refuses a
@@ -20,17 +35,19 @@ const escapeRe = (t: string) => t.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
 function withParameters(text: string, exact: boolean): string {
   const parts = text.split('/').slice(1);
   const last = parts.length - 1;
-  const body = parts.map((seg, i) => `/${escapeRe(seg)}${exact || i < last ? '(;[^/]*)?' : ''}`).join('');
+  const body = parts.map((seg, i) => `/${literalRe(seg)}${exact || i < last ? '(;[^/]*)?' : ''}`).join('');
   return `^${body}${exact ? '' : '.*'}$`;
 }
 
 function routeMatch(m: MatchSpec, pathParameters = false): Obj {
   const match: Obj =
     m.path !== undefined
-      ? pathParameters ? { safe_regex: { regex: withParameters(m.path, true) } } : { path: m.path }
+      ? pathParameters ? { safe_regex: { regex: withParameters(m.path, true) } } : hasLetterEscape(m.path) ? { safe_regex: { regex: literalRe(m.path) } } : { path: m.path }
       : m.path_regex !== undefined
         ? { safe_regex: { regex: m.path_regex } }
-        : pathParameters && (m.path_prefix ?? '/') !== '/' ? { safe_regex: { regex: withParameters(m.path_prefix!, false) } } : { prefix: m.path_prefix ?? '/' };
+        : pathParameters && (m.path_prefix ?? '/') !== '/'
+          ? { safe_regex: { regex: withParameters(m.path_prefix!, false) } }
+          : m.path_prefix !== undefined && hasLetterEscape(m.path_prefix) ? { safe_regex: { regex: `${literalRe(m.path_prefix)}.*` } } : { prefix: m.path_prefix ?? '/' };
   // Case-insensitive, as Verdict matches methods (upper-cased): over HTTP/2 Envoy passes a
   // `:method` of `delete` through, and a case-sensitive `DELETE` here let Envoy bind it to a
   // later route than Verdict's first match (a `methods: ["DELETE"]` route skipped).

@@ -19,6 +19,8 @@ const TRAPS = [
   { id: 'admin-only', match: { hosts: ['*.corp.test'], path_prefix: '/admin' }, to: UPSTREAM, allow: { groups: { has: 'admins' } } },
   { id: 'no-status', match: { path: '/server-status' }, to: UPSTREAM, allow: { reject: true } },
   { id: 'private-docs', match: { hosts: ['docs.corp.test'], path_prefix: '/private' }, allow: { reject: true } },
+  { id: 'cafe', match: { hosts: ['docs.corp.test'], path_prefix: '/caf%C3%A9' }, to: UPSTREAM, allow: { reject: true } },
+  { id: 'menu', match: { hosts: ['docs.corp.test'], path: '/men%C3%BC' }, to: UPSTREAM, allow: { reject: true } },
   { id: 'wiki-delete', match: { hosts: ['wiki.corp.test'], path_prefix: '/pages', methods: ['DELETE'] }, to: UPSTREAM, allow: { reject: true } },
   { id: 'wiki', match: { hosts: ['wiki.corp.test'] }, to: UPSTREAM, allow: { reject: true } },
   { id: 'docs', match: { hosts: ['docs.corp.test'] }, to: UPSTREAM, allow: { reject: true } },
@@ -84,6 +86,13 @@ describe('through real Envoy: the generated config binds each request to Verdict
     // `/.verdict/` prefix route bound every such path to it, and sent it upstream when it allowed.
     assert.equal((await routeVia('wiki.corp.test', 'wiki.corp.test', '/.verdict/x')).route, 'wiki');
     assert.equal((await routeVia('docs.corp.test', 'docs.corp.test', '/.verdict/login')).route, 'docs', 'no browser login configured: not a page of Verdict');
+  });
+
+  it('a path literal with percent-escapes binds them in any hex case, as Verdict reads them (upper-cased)', async (ctx) => {
+    if (!ready) return ctx.skip('envoy or openssl missing');
+    for (const path of ['/caf%C3%A9/x', '/caf%c3%a9/x', '/caf%C3%a9']) assert.equal((await routeVia('docs.corp.test', 'docs.corp.test', path)).route, 'cafe', path);
+    for (const path of ['/men%C3%BC', '/men%c3%bc']) assert.equal((await routeVia('docs.corp.test', 'docs.corp.test', path)).route, 'menu', path);
+    assert.equal((await routeVia('docs.corp.test', 'docs.corp.test', '/men%c3%bc/x')).route, 'docs', 'an exact path stays exact');
   });
 
   /** Like routeVia over HTTP/2, where Envoy passes any `:method` token through (HTTP/1 refuses lower-case methods). */
