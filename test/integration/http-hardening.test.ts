@@ -50,6 +50,26 @@ describe('HTTP modes: requests that cannot be read one way only', () => {
     assert.equal(f.status, 400, f.text);
   });
 
+  it('a host whose port is not a number (`public:@admin`, `a:80:90`) is 400, never read as the name before the colon', async () => {
+    const grpc = authClient(t.app.grpcPort);
+    try {
+      for (const host of ['status.example.com:@grafana.example.com', 'status.example.com:80:90', 'status.example.com:x', '[::1]:80x', '[::1]junk']) {
+        const g = await grpc.check(envoyCheckRequest({ host, path: '/d', headers: { accept: 'application/json' } }));
+        assert.equal(g.denied_response?.status?.code, 400, `gRPC ${host}`);
+        assert.equal((await rawHttp(t.app.httpPort, `${ea}\r\nhost: ${host}`)).status, 400, `ext-authz ${host}`);
+        const f = await rawHttp(t.app.httpPort, 'GET /forward-auth HTTP/1.1\r\nhost: verdict\r\nx-forwarded-method: GET\r\nx-forwarded-proto: https\r\nx-forwarded-uri: /d\r\n' + `x-forwarded-host: ${host}`);
+        assert.equal(f.status, 400, `forward-auth ${host}`);
+      }
+      // A port, an empty port and an IPv6 literal with a port are hosts (control).
+      for (const host of ['status.example.com:443', 'status.example.com:', 'STATUS.example.com.:8443']) {
+        const g = await grpc.check(envoyCheckRequest({ host, path: '/', headers: { accept: 'application/json' } }));
+        assert.equal(g.status?.code ?? 0, 0, `gRPC ${host}`);
+      }
+    } finally {
+      grpc.close();
+    }
+  });
+
   const VARIANTS = ['x_verdict_user', 'x-verdict_groups', 'x_verdict_email', 'x-verdict-jwt-assertion', 'x_verdict_jwt_assertion', 'x-verdict-admin', 'tailscale_user_login', 'tailscale-user-name', 'tailscale-app-capabilities', 'tailscale-funnel-request', 'tailscale-headers-info', 'tailscale_headers_info'];
 
   it('gRPC: every spelling of an identity header is in headers_to_remove', async () => {
