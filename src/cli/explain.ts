@@ -38,7 +38,12 @@ function routeIssuers(policy: PolicySet, route: string | undefined, defaults: Re
 }
 
 /** `--identity FILE|JSON`: a principal stated, not proven; the output marks it as asserted. */
-function assertedPrincipal(v: string): Principal {
+/**
+ * An identity given with `--identity`. Without `iss` it is taken to come from the first default
+ * issuer, as `verdict test` does: "what if bob asked" means bob with a token of the IdP you
+ * configured, not an identity no route trusts (which would answer 401 issuer-untrusted).
+ */
+function assertedPrincipal(v: string, defaultIssuer: string | undefined): Principal {
   let text = v;
   if (!v.trimStart().startsWith('{')) {
     if (!existsSync(v)) throw new UsageError(`--identity: ${v} is neither a JSON object nor a file`);
@@ -59,7 +64,7 @@ function assertedPrincipal(v: string): Principal {
   if (typeof claims !== 'object' || Array.isArray(claims)) throw new UsageError('--identity: "claims" must be an object');
   return {
     method: 'jwt',
-    issuer: typeof (j.iss ?? j.issuer) === 'string' ? ((j.iss ?? j.issuer) as string) : 'asserted',
+    issuer: typeof (j.iss ?? j.issuer) === 'string' ? ((j.iss ?? j.issuer) as string) : (defaultIssuer ?? 'asserted'),
     subject: sub,
     email: j.email as string | undefined,
     groups: groups as string[],
@@ -181,7 +186,7 @@ export async function explain(a: ExplainArgs): Promise<number> {
   const { config, policy } = loaded;
   let c: Case;
   try {
-    const asserted = a.identity === undefined ? undefined : assertedPrincipal(a.identity);
+    const asserted = a.identity === undefined ? undefined : assertedPrincipal(a.identity, [...(defaultIssuers(config) ?? [])][0]);
     const nowArg = a.now === undefined ? undefined : parseTime(a.now, '--now');
     if (a.request !== undefined) {
       let json: unknown;

@@ -24,6 +24,22 @@ describe('verdict explain: why was I denied', () => {
   const config = t.write('verdict.json', { policies: { dir: POLICIES } });
   const bob = JSON.stringify({ sub: 'bob', email: 'bob@example.com', groups: ['dev'] });
 
+  it('an asserted identity without iss comes from the first default issuer, so a configured IdP does not turn it into issuer-untrusted', async () => {
+    const withIdp = t.write('with-idp.json', { policies: { dir: POLICIES }, identity: { jwt: [{ issuer: 'https://idp.example.com', jwks_uri: 'https://idp.example.com/jwks', audiences: ['verdict'] }] } });
+    const req = t.write('grafana-sre.json', request('grafana.example.com'));
+    const sre = JSON.stringify({ sub: 'alice', groups: ['sre'] });
+    const [asserted, partner] = await Promise.all([
+      verdictAsyncResult(['explain', '--config', withIdp, '--request', req, '--identity', sre]),
+      verdictAsyncResult(['explain', '--config', withIdp, '--request', req, '--identity', JSON.stringify({ sub: 'alice', groups: ['sre'], iss: 'https://partner.example' })]),
+    ]);
+    assert.equal(asserted.code, 0, asserted.stderr);
+    const r = JSON.parse(asserted.stdout);
+    assert.deepEqual([r.decision, r.status, r.reasons, r.identity.issuer], ['allow', 200, ['groups-ok'], 'https://idp.example.com']);
+    // An explicit iss is kept: the route trusts only the default issuer.
+    const p = JSON.parse(partner.stdout);
+    assert.deepEqual([p.decision, p.status, p.identity.issuer], ['deny', 401, 'https://partner.example']);
+  });
+
   it('traces every route and each criterion of the deciding one, with an asserted identity marked as such (json and text)', async () => {
     const req = t.write('grafana.json', request('grafana.example.com'));
     const [json, text] = await Promise.all([
