@@ -42,7 +42,7 @@ async function untilOrAfter(work: Promise<unknown>, ms: number): Promise<void> {
   await Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
   clearTimeout(timer);
 }
-import { CRITERIA_BY_NAME } from './policy/criteria/index.js';
+import { noIdentityWarning } from './policy/identity-needs.js';
 import type { PolicySet } from './policy/policy-set.js';
 import { Throttle } from './throttle.js';
 
@@ -222,19 +222,6 @@ function auditFailure(): CheckOutcome {
 }
 
 /** Settings that weaken a default on purpose: said at every start, in the trail. */
-/** The ids of routes whose `allow`, `deny` or `shadow` rules name a criterion that needs an identity. */
-function routesNeedingIdentity(policy: PolicySet): string[] {
-  const needs = (rule: unknown): boolean => {
-    if (rule === null || typeof rule !== 'object') return false;
-    if (Array.isArray(rule)) return rule.some(needs);
-    return Object.entries(rule).some(([k, v]) => CRITERIA_BY_NAME.get(k)?.needsIdentity === true || ((k === 'and' || k === 'or' || k === 'not') && needs(v)));
-  };
-  return policy.routes.filter((r) => {
-    const s = r.source as { allow?: unknown; deny?: unknown; shadow?: { allow?: unknown; deny?: unknown } };
-    return needs(s.allow) || needs(s.deny) || needs(s.shadow?.allow) || needs(s.shadow?.deny);
-  }).map((r) => r.id);
-}
-
 /** Why a listen failed, in words: the errno code and what it usually means. */
 function listenErrorText(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code ?? /\b(E[A-Z]+)\b/.exec((e as Error).message)?.[1];
@@ -250,15 +237,8 @@ function listenErrorText(e: unknown): string {
 
 function startWarnings(config: Config, policy: PolicySet): string[] | undefined {
   const w: string[] = [];
-  // The built-in defaults have no identity source: the example routes that name groups or
-  // users then answer 401 to everyone, which looks like a broken setup unless said at start.
-  if (config.identity.jwt.length === 0 && config.identity.oidc === undefined) {
-    const ids = routesNeedingIdentity(policy);
-    if (ids.length > 0) {
-      const list = ids.length > 5 ? `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more` : ids.join(', ');
-      w.push(`no identity source is configured (identity.jwt for bearer tokens, identity.oidc for browser logins): route${ids.length === 1 ? '' : 's'} ${list} need${ids.length === 1 ? 's' : ''} an identity and answer${ids.length === 1 ? 's' : ''} 401 to every request`);
-    }
-  }
+  const identity = noIdentityWarning(config.identity.jwt.length > 0 || config.identity.oidc !== undefined, policy);
+  if (identity !== undefined) w.push(identity);
   const domain = config.identity.oidc ? config.identity.session.cookie_domain : undefined;
   if (domain !== undefined) w.push(`identity.session.cookie_domain is ${domain}: sessions are shared by every host under it, and any of them can read or set the session cookie`);
   return w.length > 0 ? w : undefined;

@@ -5,6 +5,7 @@ import { formatProblem, type Problem } from '../errors.js';
 import { configuredIssuers, defaultIssuers } from '../identity/from-config.js';
 import { pointerJoin } from '../policy/compile-error.js';
 import { trustedIssuers } from '../policy/evaluate.js';
+import { noIdentityWarning } from '../policy/identity-needs.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import { emptyPolicyProblem, loadPolicyDir } from '../policy-store/policy-store.js';
 import { out, problemsOf } from './io.js';
@@ -55,6 +56,8 @@ export function validate(configFile: string | undefined, policiesDir: string | u
       summary = `${count(policy.routes.length, 'route')} in ${count(policy.files.length, 'file')}, policy hash ${policy.hash}`;
       const t = issuerTrust(policy, config);
       trust = t.lines;
+      const warning = config && noIdentityWarning(config.identity.jwt.length > 0 || config.identity.oidc !== undefined, policy);
+      if (warning) trust.push(`warning: ${warning}`);
       problems.push(...t.problems);
     } catch (e) {
       problems.push(...problemsOf(e, dir));

@@ -29,9 +29,13 @@ describe('verdict validate', () => {
     const r = verdict(['validate']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^valid: \d+ routes in \d+ files, policy hash [0-9a-f]{64}$/m);
+    // The built-in defaults verify no identity: said here as at start.
+    assert.match(r.stdout, /^warning: no identity source is configured \(identity\.jwt for bearer tokens, identity\.oidc for browser logins\): routes api, grafana, admin need an identity and answer 401 to every request$/m);
     const t = tempDir();
     t.write('p/one.json', { version: 1, routes: [{ id: 'only', allow: { accept: true } }] });
-    assert.match(verdict(['validate', '--policies', join(t.dir, 'p')]).stdout, /^valid: 1 route in 1 file, policy hash /m);
+    const one = verdict(['validate', '--policies', join(t.dir, 'p')]).stdout;
+    assert.match(one, /^valid: 1 route in 1 file, policy hash /m);
+    assert.doesNotMatch(one, /warning/, 'a public route needs no identity source');
   });
 
   it('prints one file:pointer: message line per problem and exits 1', () => {
