@@ -16,13 +16,29 @@ export function safeReturnUrl(raw: string | undefined, allowedHosts: readonly st
     return '/';
   }
   if (/[\u0000-\u0020\u007f-\u009f\\\u2028\u2029]/.test(v)) return '/';
-  if (v.startsWith('/')) return v.startsWith('//') ? '/' : v;
+  if (v.startsWith('/')) return v.startsWith('//') ? '/' : asciiOnly(v);
   const m = /^https?:\/\/([^/?#@]+)([/?#].*)?$/i.exec(v);
-  if (!m) return '/';
+  // The host as browsers read it: ASCII name, port, IPv6 literal. A `%` there is decoded by the
+  // browser after this check (`evil.com%2F.example.com`), non-ASCII is IDNA-mapped.
+  if (!m || !/^[A-Za-z0-9._~:[\]-]+$/.test(m[1]!)) return '/';
   const host = normalizeHost(m[1]!);
   const ok = allowedHosts.some((a) => {
     const h = normalizeHost(a);
     return host === h || host.endsWith(`.${h}`);
   });
-  return ok ? v : '/';
+  return ok ? asciiOnly(v) : '/';
+}
+
+/**
+ * Non-ASCII characters percent-encoded (UTF-8), so the URL is a valid `Location` value: Node
+ * refuses a header with `€` (the answer became a 503 after the logout or login had taken
+ * effect), and proxies differ on raw UTF-8 in headers. A lone surrogate cannot be encoded: `/`.
+ */
+function asciiOnly(v: string): string {
+  if (/^[\x21-\x7e]*$/.test(v)) return v;
+  try {
+    return v.replace(/[^\x21-\x7e]+/g, (s) => encodeURIComponent(s));
+  } catch {
+    return '/';
+  }
 }

@@ -130,6 +130,10 @@ describe('browser login through Envoy gRPC Check calls, against a real OIDC prov
       const loc = headerValue(out.denied_response?.headers, 'location')!;
       assert.ok(!loc.includes('evil.com'), `${evil} → ${loc}`);
     }
+    // A return path with non-ASCII characters goes out percent-encoded: a valid Location value.
+    const euro = await client.check(envoyCheckRequest({ path: `/.verdict/logout?return_to=${encodeURIComponent('/caf\u00e9/\u20ac?q=\u00fc')}`, host: 'elsewhere.example.com', headers: { accept: HTML, 'sec-fetch-site': 'same-origin' } }));
+    assert.equal(status(euro), 302);
+    assert.equal(headerValue(euro.denied_response?.headers, 'location'), '/caf%C3%A9/%E2%82%AC?q=%C3%BC');
   });
 
   it('a group removed at the IdP is denied after the refresh interval', async () => {

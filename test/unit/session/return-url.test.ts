@@ -11,10 +11,17 @@ describe('return URLs after login and logout', () => {
     ['https://example.com/x', 'https://example.com/x'],
     ['https://grafana.example.com/d', 'https://grafana.example.com/d'],
     ['http://APPS.internal:8080/', 'http://APPS.internal:8080/'],
+    // Non-ASCII goes out percent-encoded (a valid Location value).
+    ['/caf\u00e9', '/caf%C3%A9'],
+    [encodeURIComponent('https://example.com/\u20ac'), 'https://example.com/%E2%82%AC'],
   ];
   for (const [raw, want] of good) it(`keeps ${raw}`, () => assert.equal(safeReturnUrl(raw, allowed), want));
 
   const open = [
+    // The browser decodes a `%` in the host after this check: evil.com/.example.com.
+    'https://evil.com%252F.example.com/',
+    'https://evil.com%2540.example.com/',
+    encodeURIComponent('https://b\u00fccher.example.com/'),
     '//evil.com/x',
     '/%2Fevil.com',
     '%2F%2Fevil.com',
