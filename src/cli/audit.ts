@@ -149,6 +149,17 @@ function cell(r: AuditRecord, k: string): string {
   return Array.isArray(v) ? v.join(' ') : String(v);
 }
 
+/**
+ * The table's decision cell: a control-plane record (start, policy reload, shutdown, checkpoint)
+ * has no decision, so it shows what it is, `(start)`, instead of a row of blanks. CSV keeps the
+ * column to allow/deny (or empty) for the programs that read it.
+ */
+function tableDecision(r: AuditRecord): string {
+  const d = cell(r, 'verdict.decision');
+  const action = r['event.action'];
+  return d === '' && typeof action === 'string' && action !== 'authorize' ? `(${action})` : d;
+}
+
 /** RFC 4180: quoted when needed; a leading =+-@ is prefixed with ' so spreadsheets do not run it. */
 function csvField(s: string): string {
   const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
@@ -176,7 +187,7 @@ export async function auditQuery(files: readonly string[], o: QueryOptions): Pro
       if (!matches(record, q)) continue;
       if (format === 'jsonl') out(line);
       else if (format === 'csv') out(COLUMNS.map((k) => csvField(printable(cell(record, k)))).join(','));
-      else rows.push(COLUMNS.map((k) => printable(cell(record, k))));
+      else rows.push(COLUMNS.map((k) => printable(k === 'verdict.decision' ? tableDecision(record) : cell(record, k))));
     }
   } catch (e) {
     err(`verdict audit query: ${(e as Error).message}`);

@@ -110,6 +110,19 @@ describe('audit query and summary: no silent nothing, formats, summary', () => {
     for (const r of runs) assert.equal(r.stdout, '');
   });
 
+  it('--format table names control-plane records by their action instead of a row of blanks; csv leaves the decision empty', async () => {
+    const t = tempDir();
+    const file = t.write('trail.jsonl', [
+      { time: '2026-11-30T08:00:00.000Z', 'event.action': 'start', seq: 1 },
+      { time: '2026-11-30T08:00:01.000Z', 'event.action': 'authorize', 'verdict.decision': 'allow', 'http.response.status_code': 200, 'verdict.route': 'status', seq: 2 },
+      { time: '2026-11-30T08:00:02.000Z', 'event.action': 'shutdown', seq: 3 },
+    ].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const [table, csv] = await Promise.all([verdictAsyncResult(['audit', 'query', file, '--format', 'table']), verdictAsyncResult(['audit', 'query', file, '--format', 'csv'])]);
+    const cells = table.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s{2,}/));
+    assert.deepEqual(cells.map((c) => c[1]), ['(start)', 'allow', '(shutdown)']);
+    assert.equal(csv.stdout.trim().split('\n')[1], '2026-11-30T08:00:00.000Z,,,,,,,,,,,');
+  });
+
   it('--format csv (quoted, formula-safe) and table; summary per route, user, reason and hour with top denied', async () => {
     await ready;
     const [csv, table, summary, text] = await Promise.all([
