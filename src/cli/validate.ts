@@ -1,7 +1,8 @@
+import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config } from '../config/config.js';
 import { loadConfig, settingOrigin } from '../config/load-config.js';
-import { formatProblem, type Problem } from '../errors.js';
+import { describeFsError, formatProblem, type Problem } from '../errors.js';
 import { configuredIssuers, defaultIssuers } from '../identity/from-config.js';
 import { pointerJoin } from '../policy/compile-error.js';
 import { trustedIssuers } from '../policy/evaluate.js';
@@ -32,6 +33,31 @@ function issuerTrust(policy: PolicySet, config: Config | undefined): { lines: st
   return { lines, problems };
 }
 
+/**
+ * The key and certificate files `serve` reads at start, each readable: `validate` passing while
+ * `serve` refuses over a missing key file would make validate useless before a deploy. Only
+ * readability here; `serve` checks what the files hold. Secret files are read by loadConfig.
+ */
+function unreadableFiles(config: Config): Problem[] {
+  const files: [string, string | undefined][] = [
+    ['/audit/signing_key_file', (config.audit as { signing_key_file?: string }).signing_key_file],
+    ['/identity/assertion/key_file', config.identity.assertion?.key_file],
+    ['/grpc/tls/cert_file', config.grpc.tls?.cert_file],
+    ['/grpc/tls/key_file', config.grpc.tls?.key_file],
+    ['/grpc/tls/client_ca_file', config.grpc.tls?.client_ca_file],
+  ];
+  const problems: Problem[] = [];
+  for (const [pointer, path] of files) {
+    if (path === undefined) continue;
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (e) {
+      problems.push({ ...settingOrigin(config, pointer), message: `cannot read ${path}: ${describeFsError(e, 'file')}` });
+    }
+  }
+  return problems;
+}
+
 const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 export function validate(configFile: string | undefined, policiesDir: string | undefined): number {
@@ -41,6 +67,7 @@ export function validate(configFile: string | undefined, policiesDir: string | u
   let allowEmpty = false;
   try {
     config = loadConfig(configFile);
+    problems.push(...unreadableFiles(config));
     dir ??= config.policies.dir;
     allowEmpty = config.policies.allow_empty;
   } catch (e) {

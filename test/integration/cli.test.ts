@@ -86,6 +86,18 @@ describe('verdict validate', () => {
     ]);
   });
 
+  it('reports key and certificate files serve could not read, like serve would refuse them', () => {
+    const t = tempDir();
+    t.write('p/p.json', DEMO_POLICY);
+    t.write('v.json', { policies: { dir: 'p' }, audit: { sink: 'file', path: 'a.jsonl', signing_key_file: 'keys/audit.pem' }, identity: { assertion: { key_file: 'keys/assertion.pem' } } });
+    const r = verdict(['validate', '--config', 'v.json'], { cwd: t.dir });
+    assert.equal(r.code, 1, r.stdout);
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      `v.json:/audit/signing_key_file: cannot read ${join(t.dir, 'keys/audit.pem')}: no such file (ENOENT)`,
+      `v.json:/identity/assertion/key_file: cannot read ${join(t.dir, 'keys/assertion.pem')}: no such file (ENOENT)`,
+    ]);
+  });
+
   it('reports config problems with their pointer', () => {
     const t = tempDir();
     const file = t.write('v.json', { grpc: { listen: 9191 } });
