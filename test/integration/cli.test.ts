@@ -98,6 +98,24 @@ describe('verdict validate', () => {
     ]);
   });
 
+  it('refuses a header rule on a Verdict identity header (x-verdict-*, any spelling): in a request only the client sets it', () => {
+    const t = tempDir();
+    t.write('p/a.json', {
+      version: 1,
+      routes: [
+        { id: 'a', allow: { header: { name: 'X-Verdict-Groups', contains: 'admins' } } },
+        { id: 'b', allow: { header: { name: 'X_Verdict_User', is: 'alice' } } },
+        { id: 'c', allow: { header: { name: 'x-api-version', is: '2' } } },
+      ],
+    });
+    const r = verdict(['validate', '--policies', join(t.dir, 'p')], { cwd: t.dir });
+    assert.equal(r.code, 1);
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      'p/a.json:/routes/0/allow/header/name: "X-Verdict-Groups" is an identity header Verdict sets for the upstream: in a request it is whatever the client sent; use user, email, groups or claim',
+      'p/a.json:/routes/1/allow/header/name: "X_Verdict_User" is an identity header Verdict sets for the upstream: in a request it is whatever the client sent; use user, email, groups or claim',
+    ]);
+  });
+
   it('reports config problems with their pointer', () => {
     const t = tempDir();
     const file = t.write('v.json', { grpc: { listen: 9191 } });
