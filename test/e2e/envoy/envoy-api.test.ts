@@ -222,6 +222,9 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
       { host: 'app.localhost', path: '/d/1', headers: { accept: JSON_ACCEPT, authorization: `Bearer ${sre}`, 'X-Verdict-Groups': 'admins' } },
       { host: 'app.localhost', path: '/d/1', headers: { accept: JSON_ACCEPT, authorization: `Bearer ${dev}` } },
       { host: 'app.localhost', path: '/d/1', method: 'DELETE', headers: { accept: JSON_ACCEPT, authorization: `Bearer ${sre}` } },
+      // A POST the app may run as DELETE (Rails, Symfony, Laravel…) is denied like the DELETE.
+      { host: 'app.localhost', path: '/d/1', method: 'POST', headers: { accept: JSON_ACCEPT, authorization: `Bearer ${sre}`, 'X-HTTP-Method-Override': 'DELETE', 'content-length': '0' } },
+      { host: 'app.localhost', path: '/d/1?_method=delete', method: 'POST', headers: { accept: JSON_ACCEPT, authorization: `Bearer ${sre}`, 'content-length': '0' } },
       { host: 'app.localhost', path: '/d/1', headers: { accept: JSON_ACCEPT, authorization: 'Bearer not.a.jwt' } },
       { host: 'public.localhost', path: '/a/..;/b', headers: { accept: JSON_ACCEPT } },
       { host: 'public.localhost', path: '/admin;x=1', headers: { accept: JSON_ACCEPT } },
@@ -232,6 +235,7 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
       const viaHttp = await request(httpPort, c.host, c.path, ca, c.headers, c.method);
       const what = `${c.method ?? 'GET'} ${c.host}${c.path}`;
       assert.equal(viaHttp.status, viaGrpc.status, `${what}: same status`);
+      if (c.method === 'POST') assert.equal(viaGrpc.status, 403, `${what}: decided as DELETE too`);
       assert.equal(viaHttp.headers['www-authenticate'], viaGrpc.headers['www-authenticate'], `${what}: same www-authenticate`);
       if (viaGrpc.status === 200) {
         const [a, b] = [JSON.parse(viaGrpc.body), JSON.parse(viaHttp.body)] as { headers: Record<string, string> }[];
