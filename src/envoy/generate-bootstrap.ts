@@ -206,6 +206,15 @@ export function virtualHostRoutes(policy: PolicySet): Map<string, number[]> {
   return out;
 }
 
+/**
+ * Headers with which a client could name another host or path than the one Verdict decided on,
+ * for an upstream that trusts its proxy's forwarding headers (`X-Forwarded-Host` for the host
+ * or tenant, IIS/Symfony-style `X-Original-URL`/`X-Rewrite-URL` for the path). This Envoy is
+ * the edge (`use_remote_address`): whatever a client sent in them is not the request Verdict
+ * decided, so they never reach the upstream.
+ */
+export const CLIENT_REWRITE_HEADERS = ['x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-uri', 'x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-original-host'] as const;
+
 /** Envoy answers a route whose policy route has no `to` itself, after Verdict allowed it: there is nowhere to send it. */
 const NO_UPSTREAM: Obj = { status: 404, body: { inline_string: 'no upstream for this route\n' } };
 
@@ -264,7 +273,7 @@ export function generateBootstrap(policy: PolicySet, o: EnvoyConfigOptions = DEF
     filter_chains: [
       {
         ...(o.tls ? { transport_socket: downstreamTls(o.tls) } : {}),
-        filters: [connectionManager('ingress', o, [extAuthzFilter(o), ROUTER], { name: 'verdict_routes', virtual_hosts: virtualHosts })],
+        filters: [connectionManager('ingress', o, [extAuthzFilter(o), ROUTER], { name: 'verdict_routes', virtual_hosts: virtualHosts, request_headers_to_remove: [...CLIENT_REWRITE_HEADERS] })],
       },
     ],
   };

@@ -105,6 +105,12 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
       ['Tailscale-User-Login', 'mallory@example.com'],
       ['tailscale-user-name', 'Mallory'],
       ['Tailscale-User-Profile-Pic', 'x'],
+      // Another host or path for an upstream that trusts forwarding headers.
+      ['X-Forwarded-Host', 'app.localhost'],
+      ['X-Original-URL', '/admin'],
+      ['X-Rewrite-URL', '/admin'],
+      ['X-Forwarded-Prefix', '/admin'],
+      ['X-Forwarded-Uri', '/admin'],
     ];
     const res = await request(port, 'public.localhost', '/status?x=1', ca, spoofed);
     const got = atUpstream(res);
@@ -112,6 +118,8 @@ describe('through real Envoy: identity headers, bearer tokens, deny bodies, acce
     assert.equal(got.path, '/status');
     const leaked = Object.keys(got.headers).filter((k) => /^(x-verdict-|tailscale-)/.test(k) && k !== 'x-verdict-decision-id');
     assert.deepEqual(leaked, [], `client-sent identity headers reached the upstream: ${JSON.stringify(got.headers)}`);
+    const rewrites = Object.keys(got.headers).filter((k) => /^(x-forwarded-(host|prefix|uri|port)|x-original-(url|uri|host)|x-rewrite-url)$/.test(k));
+    assert.deepEqual(rewrites, [], `client-sent host or path rewrites reached the upstream: ${JSON.stringify(got.headers)}`);
     assert.match(got.headers['x-verdict-decision-id']!, UUID, 'Verdict overwrote the forged decision id');
     assert.equal(res.headers['x-verdict-decision-id'], undefined, 'an allow answers with the app response, as it is');
   });
