@@ -48,7 +48,12 @@ export function evaluate(policy: PolicySet, facts: RequestFacts, principal: Prin
   // is allowed only if it would be allowed as that method too, by the route Verdict would pick
   // for it: a deny on DELETE cannot be walked around with a POST that Rails runs as DELETE.
   for (const method of facts.methodOverrides) {
-    const as = evaluateAs(policy, { ...facts, method }, principal, now, options);
+    // Bound by Envoy to a route whose `match.methods` leave that method out (a POST-only route),
+    // the request as that method belongs where Verdict's matching puts it, as Envoy would bind it.
+    const bound = facts.routeId === undefined ? undefined : policy.byId.get(facts.routeId);
+    const methods = (bound?.source.match as { methods?: readonly string[] } | undefined)?.methods;
+    const routeId = methods !== undefined && !methods.includes(method) ? undefined : facts.routeId;
+    const as = evaluateAs(policy, { ...facts, method, routeId }, principal, now, options);
     if (!as.allow) return { ...as, detail: `as ${method} (method override of a POST): ${as.detail ?? ''}` };
   }
   return decision;

@@ -10,6 +10,9 @@ const POLICY = {
   routes: [
     { id: 'admin-delete', match: { hosts: ['api.example.com'], path_prefix: '/admin', methods: ['DELETE'] }, allow: { reject: true } },
     { id: 'api', match: { hosts: ['api.example.com'] }, allow: { accept: true }, deny: { http_method: { in: ['DELETE', 'PUT'] } } },
+    // Methods split by route: POST is open, DELETE closed.
+    { id: 'files-post', match: { hosts: ['files.example.com'], methods: ['POST'] }, allow: { accept: true } },
+    { id: 'files-delete', match: { hosts: ['files.example.com'], methods: ['DELETE'] }, allow: { reject: true } },
   ],
 };
 
@@ -58,6 +61,15 @@ describe('method override: a POST an upstream framework runs as DELETE is decide
 
   it('only a POST is overridden (what the frameworks do)', async () => {
     assert.deepEqual(await statuses('/items/1', { 'x-http-method-override': 'DELETE' }, 'GET'), all(200));
+  });
+
+  it('bound by Envoy to a POST-only route, a POST decided as DELETE goes to the route a DELETE is bound to', async () => {
+    const check = async (headers: Record<string, string>) => {
+      const r = await grpc.check(envoyCheckRequest({ method: 'POST', host: 'files.example.com', path: '/f/1', headers: { accept: 'application/json', ...headers }, route: 'files-post' }));
+      return r.status?.code === 0 ? 200 : r.denied_response!.status!.code;
+    };
+    assert.equal(await check({}), 200, 'a plain POST (control)');
+    assert.equal(await check({ 'x-http-method-override': 'DELETE' }), 403);
   });
 
   it('decided as DELETE, a POST is matched to the DELETE-only route when Verdict matches routes', async () => {
